@@ -1,0 +1,77 @@
+# Reflexo — top-level build.
+#
+#   make            build the extension (and, once they exist, the daemons)
+#   make install    install the extension into the PostgreSQL found by pg_config
+#   make installcheck  run the pgTAP, isolation and TAP suites against a running server
+#   make check      install what is missing, build, and run every suite on throwaway clusters
+#   make run        start the whole system locally (see README.md)
+#   make bench      run the benchmarks in bench/
+#   make fuzz       fuzz the parsers of outside input (FUZZ_SECONDS per target)
+#
+# check, run, bench and fuzz work on a machine without PostgreSQL's headers:
+# they install Debian's packages first, so they must not read PGXS here.
+
+PG_CONFIG ?= pg_config
+DRIVER_GOALS := check run bench fuzz deps
+
+ifneq ($(filter $(DRIVER_GOALS),$(MAKECMDGOALS)),)
+
+.PHONY: $(DRIVER_GOALS)
+check:
+	@tests/check.sh
+run:
+	@scripts/run.sh
+bench:
+	@bench/run.sh
+fuzz:
+	@tests/fuzz/run.sh
+deps:
+	@scripts/deps.sh check
+
+else
+
+EXTENSION = reflexo
+EXTVERSION = 0.1.0
+MODULE_big = reflexo
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
+DATA_built = sql/reflexo--$(EXTVERSION).sql
+EXTRA_CLEAN = tests/unit/*.test tmp_check tmp_check_iso output_iso
+
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) -Iextension \
+	-DTEXTDOMAIN='"reflexo-$(EXTVERSION)"'
+PG_CFLAGS = -Wall -Wextra -Werror
+
+ISOLATION_SPECS = $(basename $(notdir $(sort $(wildcard tests/isolation/specs/*.spec))))
+PROVE_TESTS = $(sort $(wildcard tests/t/*.pl))
+UNIT_TESTS = $(patsubst %.c,%.test,$(sort $(wildcard tests/unit/test_*.c)))
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/reflexo--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
+	cat $^ > $@
+
+# installcheck runs every suite against the server in PGHOST/PGPORT; the
+# TAP suites start their own clusters from the installation PG_CONFIG names.
+installcheck: installcheck-pgtap installcheck-isolation installcheck-tap installcheck-unit
+.PHONY: installcheck-pgtap installcheck-isolation installcheck-tap installcheck-unit unit
+
+installcheck-pgtap:
+	tests/pgtap/run.sh
+
+installcheck-isolation:
+	$(pg_isolation_regress_installcheck) --inputdir=tests/isolation \
+		--dbname=reflexo_isolation --load-extension=reflexo $(ISOLATION_SPECS)
+
+installcheck-tap:
+	$(prove_installcheck)
+
+unit: $(UNIT_TESTS)
+installcheck-unit: unit
+	$(PROVE) $(UNIT_TESTS)
+
+tests/unit/test_week_schedule.test: tests/unit/test_week_schedule.c extension/week_schedule.c
+	$(CC) -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-Iextension -Itests/unit -o $@ $^
+
+endif
