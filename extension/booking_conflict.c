@@ -1,0 +1,295 @@
+/*
+ * booking_conflict.c — the overlap and capacity rules, safe under concurrency.
+ *
+ * Locking protocol.  A transaction that makes an appointment occupy a slot
+ * (insert, move, or reactivate) first takes a transaction-scoped exclusive
+ * lock on the calendar, then one on (location, therapist).  They are
+ * heavyweight locks of the advisory class in a key space of our own (field4
+ * distinguishes them from pg_advisory_lock), so they cost one lock-table
+ * entry, are released at commit or abort, and take part in deadlock
+ * detection.  The global order — calendar before therapist — keeps
+ * single-row bookings deadlock-free.  Cancelling never locks: it only frees.
+ *
+ * Once the locks are held, every transaction that could add a conflicting
+ * row is either finished or queued behind us.  The search then reads with a
+ * fresh snapshot, taken after CommandCounterIncrement so that rows written
+ * earlier by the same statement count too, and so sees every committed rival.
+ *
+ * Under REPEATABLE READ and SERIALIZABLE the transaction's own snapshot may
+ * predate a rival's commit.  Letting the booking pass would break the rule;
+ * reporting a conflict the transaction cannot see would be a lie.  As
+ * ri_triggers.c does for foreign keys, each row found is checked against the
+ * transaction snapshot, and when only invisible rows are in the way the
+ * booking fails with a serialization failure (40001) so the client retries.
+ *
+ * Searches are bounded: the partial indexes hold active appointments only,
+ * the main ones are searched from one day before the new start, and the few
+ * appointments longer than a day sit in their own index.
+ */
+#include "booking_conflict.h"
+
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog.h"
+#include "common/hashfn.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
+
+#define LOCK_CLASS_CALENDAR 0x5243	/* "RC" */
+#define LOCK_CLASS_THERAPIST 0x5254 /* "RT" */
+
+/* An active appointment overlapping the requested interval. */
+typedef struct Occupant
+{
+	int64		id;
+	TimestampTz starts_at;
+	TimestampTz ends_at;
+	bool		visible;		/* to the transaction snapshot */
+	char	   *title;
+} Occupant;
+
+typedef enum OccupantFilter
+{
+	MATCH_ANY,
+	MATCH_CALENDAR,
+	MATCH_THERAPIST
+} OccupantFilter;
+
+static void
+lock_key(uint64 key, uint16 lock_class)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32), (uint32) key, lock_class);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+static uint64
+therapist_key(int64 location_id, text *therapist)
+{
+	return hash_bytes_extended((const unsigned char *) VARDATA_ANY(therapist),
+							   VARSIZE_ANY_EXHDR(therapist), (uint64) location_id);
+}
+
+void
+lock_booking(const BookingRequest *request)
+{
+	lock_key((uint64) request->calendar_id, LOCK_CLASS_CALENDAR);
+	if (request->therapist != NULL)
+		lock_key(therapist_key(request->location_id, request->therapist), LOCK_CLASS_THERAPIST);
+}
+
+static bool
+same_text(Datum a, text *b)
+{
+	text	   *ta = DatumGetTextPP(a);
+
+	return VARSIZE_ANY_EXHDR(ta) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(ta), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)) == 0;
+}
+
+/*
+ * Appends to *occupants the rows an index scan returns that really overlap
+ * the request and pass the filter.  The scan reads with the latest snapshot;
+ * xact, when given, decides each row's visibility to the transaction.
+ */
+static void
+collect_occupants(const BookingRequest *request, Oid index_oid, ScanKey keys, int nkeys,
+				  OccupantFilter filter, Snapshot latest, Snapshot xact, List **occupants)
+{
+	const ReflexoCatalog *cat = reflexo_catalog();
+	const AppointmentColumns *col = &cat->appt;
+	Relation	heap = request->appointments;
+	Relation	index = index_open(index_oid, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	IndexScanDesc scan;
+
+	/* text keys compare under the index column's collation */
+	for (int i = 0; i < nkeys; i++)
+		keys[i].sk_collation = index->rd_indcollation[keys[i].sk_attno - 1];
+
+	scan = begin_index_scan(heap, index, latest, keys, nkeys);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(slot_getattr(slot, col->id, &isnull));
+		TimestampTz ends_at = DatumGetTimestampTz(slot_getattr(slot, col->ends_at, &isnull));
+		TimestampTz starts_at = DatumGetTimestampTz(slot_getattr(slot, col->starts_at, &isnull));
+		Occupant   *occupant;
+
+		if (request->has_self && id == request->self_id)
+			continue;
+		if (ends_at <= request->starts_at || starts_at >= request->ends_at)
+			continue;
+		if (filter == MATCH_CALENDAR &&
+			DatumGetInt64(slot_getattr(slot, col->calendar_id, &isnull)) != request->calendar_id)
+			continue;
+		if (filter == MATCH_THERAPIST)
+		{
+			Datum		user = slot_getattr(slot, col->assigned_user_id, &isnull);
+
+			if (isnull || !same_text(user, request->therapist))
+				continue;
+		}
+
+		occupant = palloc(sizeof(Occupant));
+		occupant->id = id;
+		occupant->starts_at = starts_at;
+		occupant->ends_at = ends_at;
+		occupant->title = TextDatumGetCString(slot_getattr(slot, col->title, &isnull));
+		occupant->visible = xact == NULL || table_tuple_satisfies_snapshot(heap, slot, xact);
+		*occupants = lappend(*occupants, occupant);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+}
+
+/* Occupants of the calendar (therapist == false) or of the therapist. */
+static List *
+find_occupants(const BookingRequest *request, bool therapist, Snapshot latest, Snapshot xact)
+{
+	const ReflexoCatalog *cat = reflexo_catalog();
+	TimestampTz horizon = request->starts_at - USECS_PER_DAY;
+	List	   *occupants = NIL;
+	ScanKeyData keys[4];
+
+	/* appointments of up to one day that start in (start - 1 day, end) */
+	if (!therapist)
+	{
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(request->calendar_id));
+		ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(horizon));
+		ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_TIMESTAMPTZ_LT, TimestampTzGetDatum(request->ends_at));
+		collect_occupants(request, cat->appointments_calendar_active_idx, keys, 3, MATCH_ANY,
+						  latest, xact, &occupants);
+	}
+	else
+	{
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(request->location_id));
+		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(request->therapist));
+		ScanKeyInit(&keys[2], 3, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(horizon));
+		ScanKeyInit(&keys[3], 3, BTLessStrategyNumber, F_TIMESTAMPTZ_LT, TimestampTzGetDatum(request->ends_at));
+		collect_occupants(request, cat->appointments_user_active_idx, keys, 4, MATCH_ANY,
+						  latest, xact, &occupants);
+	}
+
+	/* longer appointments that started a day or more before */
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(request->location_id));
+	ScanKeyInit(&keys[1], 2, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(horizon));
+	collect_occupants(request, cat->appointments_long_active_idx, keys, 2,
+					  therapist ? MATCH_THERAPIST : MATCH_CALENDAR, latest, xact, &occupants);
+	return occupants;
+}
+
+typedef struct Edge
+{
+	TimestampTz at;
+	int			delta;			/* +1 an occupant starts, -1 one ends */
+	Occupant   *occupant;
+} Edge;
+
+static int
+edge_order(const void *a, const void *b)
+{
+	const Edge *x = a;
+	const Edge *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return x->delta - y->delta; /* ends before starts: intervals are half-open */
+}
+
+/*
+ * The most occupants at any one instant of the request (counting only the
+ * visible ones if asked), and one occupant present at that instant.
+ */
+static int
+peak_occupancy(const BookingRequest *request, List *occupants, bool visible_only,
+			   Occupant **witness)
+{
+	Edge	   *edges = palloc(sizeof(Edge) * 2 * Max(list_length(occupants), 1));
+	int			n = 0,
+				current = 0,
+				peak = 0;
+	ListCell   *lc;
+
+	foreach(lc, occupants)
+	{
+		Occupant   *o = lfirst(lc);
+
+		if (visible_only && !o->visible)
+			continue;
+		edges[n++] = (Edge) {Max(o->starts_at, request->starts_at), +1, o};
+		edges[n++] = (Edge) {Min(o->ends_at, request->ends_at), -1, o};
+	}
+	qsort(edges, n, sizeof(Edge), edge_order);
+	for (int i = 0; i < n; i++)
+	{
+		current += edges[i].delta;
+		if (current > peak)
+		{
+			peak = current;
+			if (witness)
+				*witness = edges[i].occupant;
+		}
+	}
+	pfree(edges);
+	return peak;
+}
+
+static bool
+check_rule(const BookingRequest *request, List *occupants, int capacity,
+		   ConflictKind kind, Conflict *conflict)
+{
+	Occupant   *witness = NULL;
+	Occupant   *visible_witness = NULL;
+
+	if (peak_occupancy(request, occupants, false, &witness) < capacity)
+		return false;
+	conflict->kind = kind;
+	conflict->after_snapshot =
+		peak_occupancy(request, occupants, true, &visible_witness) < capacity;
+	if (!conflict->after_snapshot)
+		witness = visible_witness;
+	conflict->id = witness->id;
+	conflict->title = witness->title;
+	conflict->starts_at = witness->starts_at;
+	conflict->ends_at = witness->ends_at;
+	return true;
+}
+
+/*
+ * Fills *conflict with the first rule the request would break: the
+ * calendar's capacity, then the therapist's one-at-a-time.  The caller must
+ * hold lock_booking()'s locks for the answer to stay true until commit.
+ */
+void
+find_booking_conflict(const BookingRequest *request, Conflict *conflict)
+{
+	Snapshot	latest,
+				xact = NULL;
+
+	memset(conflict, 0, sizeof(*conflict));
+	conflict->kind = CONFLICT_NONE;
+
+	CommandCounterIncrement();
+	latest = RegisterSnapshot(GetLatestSnapshot());
+	if (IsolationUsesXactSnapshot())
+		xact = RegisterSnapshot(GetTransactionSnapshot());
+
+	if (!check_rule(request, find_occupants(request, false, latest, xact), request->capacity,
+					CONFLICT_CALENDAR_FULL, conflict) &&
+		request->therapist != NULL)
+		check_rule(request, find_occupants(request, true, latest, xact), 1,
+				   CONFLICT_THERAPIST_BUSY, conflict);
+
+	if (xact)
+		UnregisterSnapshot(xact);
+	UnregisterSnapshot(latest);
+}

@@ -1,0 +1,327 @@
+/*
+ * catalog.c — resolve the extension's relations, indexes, columns and enum
+ * labels once per backend, and read locations, calendars and closures.
+ *
+ * Names are resolved lazily and cached; a relcache invalidation of any of
+ * our relations (or a full reset) throws the cache away, so DROP/CREATE
+ * EXTENSION or ALTER TABLE in another session is picked up safely.
+ */
+#include "catalog.h"
+
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "open_hours.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+typedef struct LocationColumns
+{
+	AttrNumber	id,
+				is_active,
+				timezone,
+				open_hours,
+				min_duration,
+				strict_validation,
+				default_calendar_id;
+} LocationColumns;
+
+typedef struct CalendarColumns
+{
+	AttrNumber	id,
+				location_id,
+				name,
+				is_active,
+				capacity,
+				open_hours;
+} CalendarColumns;
+
+typedef struct ClosureColumns
+{
+	AttrNumber	calendar_id,
+				closed_from,
+				closed_until,
+				reason;
+} ClosureColumns;
+
+static ReflexoCatalog catalog;
+static LocationColumns loc_cols;
+static CalendarColumns cal_cols;
+static ClosureColumns clo_cols;
+static bool catalog_valid = false;
+static bool callback_registered = false;
+
+static void
+invalidate_catalog(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (!catalog_valid)
+		return;
+	if (relid == InvalidOid ||
+		relid == catalog.locations || relid == catalog.calendars ||
+		relid == catalog.appointments || relid == catalog.closures)
+		catalog_valid = false;
+}
+
+static Oid
+relation_in(Oid schema, const char *name)
+{
+	Oid			relid = get_relname_relid(name, schema);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("relation \"reflexo.%s\" does not exist", name),
+				 errhint("The reflexo extension is damaged; reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
+	return relid;
+}
+
+static AttrNumber
+column_of(Oid relid, const char *name)
+{
+	AttrNumber	attnum = get_attnum(relid, name);
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist", name, get_rel_name(relid)),
+				 errhint("The reflexo extension is damaged; reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
+	return attnum;
+}
+
+static Oid
+enum_label(Oid schema, const char *type_name, const char *label)
+{
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum(type_name), ObjectIdGetDatum(schema));
+	HeapTuple	tuple;
+	Oid			result;
+
+	if (!OidIsValid(typid))
+		elog(ERROR, "type reflexo.%s does not exist", type_name);
+	tuple = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(typid), CStringGetDatum(label));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "enum reflexo.%s has no label \"%s\"", type_name, label);
+	result = ((Form_pg_enum) GETSTRUCT(tuple))->oid;
+	ReleaseSysCache(tuple);
+	return result;
+}
+
+const ReflexoCatalog *
+reflexo_catalog(void)
+{
+	Oid			schema;
+
+	if (catalog_valid)
+		return &catalog;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(invalidate_catalog, (Datum) 0);
+		callback_registered = true;
+	}
+
+	schema = get_namespace_oid("reflexo", false);
+	catalog.locations = relation_in(schema, "locations");
+	catalog.calendars = relation_in(schema, "calendars");
+	catalog.appointments = relation_in(schema, "appointments");
+	catalog.closures = relation_in(schema, "closures");
+	catalog.locations_pkey = relation_in(schema, "locations_pkey");
+	catalog.calendars_pkey = relation_in(schema, "calendars_pkey");
+	catalog.closures_location_until_idx = relation_in(schema, "closures_location_until_idx");
+	catalog.appointments_calendar_active_idx = relation_in(schema, "appointments_calendar_active_idx");
+	catalog.appointments_user_active_idx = relation_in(schema, "appointments_user_active_idx");
+	catalog.appointments_long_active_idx = relation_in(schema, "appointments_long_active_idx");
+	catalog.status_cancelled = enum_label(schema, "appointment_status", "cancelled");
+	catalog.status_invalid = enum_label(schema, "appointment_status", "invalid");
+	catalog.origin_ghl = enum_label(schema, "origin", "ghl");
+
+	catalog.appt.id = column_of(catalog.appointments, "id");
+	catalog.appt.location_id = column_of(catalog.appointments, "location_id");
+	catalog.appt.calendar_id = column_of(catalog.appointments, "calendar_id");
+	catalog.appt.assigned_user_id = column_of(catalog.appointments, "assigned_user_id");
+	catalog.appt.title = column_of(catalog.appointments, "title");
+	catalog.appt.status = column_of(catalog.appointments, "status");
+	catalog.appt.starts_at = column_of(catalog.appointments, "starts_at");
+	catalog.appt.ends_at = column_of(catalog.appointments, "ends_at");
+	catalog.appt.origin = column_of(catalog.appointments, "origin");
+	catalog.appt.validation_flags = column_of(catalog.appointments, "validation_flags");
+	catalog.appt.updated_at = column_of(catalog.appointments, "updated_at");
+
+	loc_cols.id = column_of(catalog.locations, "id");
+	loc_cols.is_active = column_of(catalog.locations, "is_active");
+	loc_cols.timezone = column_of(catalog.locations, "timezone");
+	loc_cols.open_hours = column_of(catalog.locations, "open_hours");
+	loc_cols.min_duration = column_of(catalog.locations, "min_duration");
+	loc_cols.strict_validation = column_of(catalog.locations, "strict_validation");
+	loc_cols.default_calendar_id = column_of(catalog.locations, "default_calendar_id");
+
+	cal_cols.id = column_of(catalog.calendars, "id");
+	cal_cols.location_id = column_of(catalog.calendars, "location_id");
+	cal_cols.name = column_of(catalog.calendars, "name");
+	cal_cols.is_active = column_of(catalog.calendars, "is_active");
+	cal_cols.capacity = column_of(catalog.calendars, "capacity");
+	cal_cols.open_hours = column_of(catalog.calendars, "open_hours");
+
+	clo_cols.calendar_id = column_of(catalog.closures, "calendar_id");
+	clo_cols.closed_from = column_of(catalog.closures, "closed_from");
+	clo_cols.closed_until = column_of(catalog.closures, "closed_until");
+	clo_cols.reason = column_of(catalog.closures, "reason");
+
+	catalog_valid = true;
+	return &catalog;
+}
+
+bool
+status_is_active(Datum status)
+{
+	Oid			label = DatumGetObjectId(status);
+
+	return label != catalog.status_cancelled && label != catalog.status_invalid;
+}
+
+IndexScanDesc
+begin_index_scan(Relation heap, Relation index, Snapshot snapshot, ScanKey keys, int nkeys)
+{
+	IndexScanDesc scan;
+
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(heap, index, snapshot, NULL, nkeys, 0);
+#else
+	scan = index_beginscan(heap, index, snapshot, nkeys, 0);
+#endif
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	return scan;
+}
+
+/* Reads the single row whose primary key is id into slot; false if none. */
+static bool
+fetch_by_id(Relation heap, Oid pkey, int64 id, TupleTableSlot *slot)
+{
+	Relation	index = index_open(pkey, AccessShareLock);
+	ScanKeyData key;
+	IndexScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	scan = begin_index_scan(heap, index, GetActiveSnapshot(), &key, 1);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(index, AccessShareLock);
+	return found;
+}
+
+static int64
+interval_microseconds(Interval *span)
+{
+	return span->time + (int64) span->day * USECS_PER_DAY +
+		(int64) span->month * DAYS_PER_MONTH * USECS_PER_DAY;
+}
+
+bool
+fetch_location(int64 id, LocationRow *row)
+{
+	const ReflexoCatalog *cat = reflexo_catalog();
+	Relation	heap = table_open(cat->locations, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	bool		found = fetch_by_id(heap, cat->locations_pkey, id, slot);
+
+	if (found)
+	{
+		bool		isnull;
+		Datum		value;
+
+		row->id = id;
+		row->is_active = DatumGetBool(slot_getattr(slot, loc_cols.is_active, &isnull));
+		row->time_zone = TextDatumGetCString(slot_getattr(slot, loc_cols.timezone, &isnull));
+		open_hours_to_week(DatumGetOpenHoursP(slot_getattr(slot, loc_cols.open_hours, &isnull)),
+						   &row->hours);
+		row->min_duration = interval_microseconds(DatumGetIntervalP(slot_getattr(slot, loc_cols.min_duration, &isnull)));
+		row->strict_validation = DatumGetBool(slot_getattr(slot, loc_cols.strict_validation, &isnull));
+		value = slot_getattr(slot, loc_cols.default_calendar_id, &isnull);
+		row->has_default_calendar = !isnull;
+		row->default_calendar_id = isnull ? 0 : DatumGetInt64(value);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, AccessShareLock);
+	return found;
+}
+
+bool
+fetch_calendar(int64 id, CalendarRow *row)
+{
+	const ReflexoCatalog *cat = reflexo_catalog();
+	Relation	heap = table_open(cat->calendars, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	bool		found = fetch_by_id(heap, cat->calendars_pkey, id, slot);
+
+	if (found)
+	{
+		bool		isnull;
+		Datum		hours;
+
+		row->id = id;
+		row->location_id = DatumGetInt64(slot_getattr(slot, cal_cols.location_id, &isnull));
+		row->name = TextDatumGetCString(slot_getattr(slot, cal_cols.name, &isnull));
+		row->is_active = DatumGetBool(slot_getattr(slot, cal_cols.is_active, &isnull));
+		row->capacity = DatumGetInt32(slot_getattr(slot, cal_cols.capacity, &isnull));
+		hours = slot_getattr(slot, cal_cols.open_hours, &isnull);
+		row->has_hours = !isnull;
+		if (!isnull)
+			open_hours_to_week(DatumGetOpenHoursP(hours), &row->hours);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, AccessShareLock);
+	return found;
+}
+
+/*
+ * Closures of the location, or of this one calendar, that overlap the local
+ * wall-clock range [from, until).  Returns a List of ClosureRow pointers.
+ */
+List *
+fetch_closures(int64 location_id, int64 calendar_id, Timestamp from, Timestamp until)
+{
+	const ReflexoCatalog *cat = reflexo_catalog();
+	Relation	heap = table_open(cat->closures, AccessShareLock);
+	Relation	index = index_open(cat->closures_location_until_idx, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	List	   *result = NIL;
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(location_id));
+	ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, F_TIMESTAMP_GT, TimestampGetDatum(from));
+	scan = begin_index_scan(heap, index, GetActiveSnapshot(), keys, 2);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull,
+					whole_location;
+		Datum		calendar = slot_getattr(slot, clo_cols.calendar_id, &whole_location);
+		Timestamp	closed_from = DatumGetTimestamp(slot_getattr(slot, clo_cols.closed_from, &isnull));
+		ClosureRow *closure;
+
+		if (!whole_location && DatumGetInt64(calendar) != calendar_id)
+			continue;
+		if (closed_from >= until)
+			continue;
+		closure = palloc(sizeof(ClosureRow));
+		closure->closed_from = closed_from;
+		closure->closed_until = DatumGetTimestamp(slot_getattr(slot, clo_cols.closed_until, &isnull));
+		closure->reason = TextDatumGetCString(slot_getattr(slot, clo_cols.reason, &isnull));
+		closure->whole_location = whole_location;
+		result = lappend(result, closure);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return result;
+}

@@ -1,0 +1,89 @@
+/*
+ * catalog.h — where the extension's tables, indexes and columns are, and
+ * typed reads of the rows the guard needs.
+ */
+#ifndef REFLEXO_CATALOG_H
+#define REFLEXO_CATALOG_H
+
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "nodes/pg_list.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
+#include "utils/timestamp.h"
+#include "week_schedule.h"
+
+typedef struct AppointmentColumns
+{
+	AttrNumber	id,
+				location_id,
+				calendar_id,
+				assigned_user_id,
+				title,
+				status,
+				starts_at,
+				ends_at,
+				origin,
+				validation_flags,
+				updated_at;
+} AppointmentColumns;
+
+typedef struct ReflexoCatalog
+{
+	Oid			locations,
+				calendars,
+				appointments,
+				closures;
+	Oid			locations_pkey,
+				calendars_pkey,
+				closures_location_until_idx,
+				appointments_calendar_active_idx,
+				appointments_user_active_idx,
+				appointments_long_active_idx;
+	Oid			status_cancelled,
+				status_invalid,
+				origin_ghl;
+	AppointmentColumns appt;
+} ReflexoCatalog;
+
+typedef struct LocationRow
+{
+	int64		id;
+	bool		is_active;
+	char	   *time_zone;
+	WeekSchedule hours;
+	int64		min_duration;	/* microseconds */
+	bool		strict_validation;
+	bool		has_default_calendar;
+	int64		default_calendar_id;
+} LocationRow;
+
+typedef struct CalendarRow
+{
+	int64		id;
+	int64		location_id;
+	char	   *name;
+	bool		is_active;
+	int32		capacity;
+	bool		has_hours;
+	WeekSchedule hours;
+} CalendarRow;
+
+typedef struct ClosureRow
+{
+	Timestamp	closed_from;
+	Timestamp	closed_until;
+	char	   *reason;
+	bool		whole_location;
+} ClosureRow;
+
+extern const ReflexoCatalog *reflexo_catalog(void);
+extern bool fetch_location(int64 id, LocationRow *row);
+extern bool fetch_calendar(int64 id, CalendarRow *row);
+extern List *fetch_closures(int64 location_id, int64 calendar_id, Timestamp from, Timestamp until);
+extern IndexScanDesc begin_index_scan(Relation heap, Relation index, Snapshot snapshot,
+									  ScanKey keys, int nkeys);
+extern bool status_is_active(Datum status);
+
+#endif							/* REFLEXO_CATALOG_H */

@@ -1,0 +1,588 @@
+/*
+ * guard.c — reflexo.appointment_guard(), the BEFORE INSERT OR UPDATE row
+ * trigger on reflexo.appointments that enforces the booking rules:
+ *
+ *   calendar unknown, inactive or of another location   23503
+ *   ends at or before it starts; shorter than minimum   23514
+ *   outside open hours or inside a closure (local time)  23514
+ *   over the calendar's capacity, or therapist busy      23P01 (40001 if
+ *                                                        only a rival the
+ *                                                        snapshot can't see)
+ *
+ * Local changes in flexible mode turn the hours and overlap rules into
+ * warnings; changes from GHL never fail on a rule, because GHL is the source
+ * of truth for them.  A rule that does not reject records its name in
+ * validation_flags.  Rows that do not occupy a slot (cancelled, invalid) are
+ * not checked, and an update that moves nothing is not re-checked.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "booking_conflict.h"
+#include "catalog.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "local_time.h"
+#include "reflexo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(appointment_guard);
+PG_FUNCTION_INFO_V1(touch_updated_at);
+
+/* How a broken rule is handled. */
+typedef enum Enforcement
+{
+	ENFORCE_REJECT,				/* strict: raise the error */
+	ENFORCE_WARN,				/* flexible: warn, store, flag */
+	ENFORCE_RECORD				/* from GHL: store and flag */
+} Enforcement;
+
+typedef enum Flag
+{
+	FLAG_OVERLAP,
+	FLAG_OUTSIDE_HOURS,
+	FLAG_CLOSURE,
+	FLAG_TOO_SHORT,
+	FLAG_CALENDAR_UNAVAILABLE,
+	NUM_FLAGS
+} Flag;
+
+static const char *const flag_names[NUM_FLAGS] = {
+	"overlap", "outside_hours", "closure", "too_short", "calendar_unavailable"
+};
+
+static const char *const day_names[7] = {
+	gettext_noop("Monday"), gettext_noop("Tuesday"), gettext_noop("Wednesday"),
+	gettext_noop("Thursday"), gettext_noop("Friday"), gettext_noop("Saturday"),
+	gettext_noop("Sunday")
+};
+
+/* The appointment being written, and what the checks learn about it. */
+typedef struct Booking
+{
+	Relation	rel;
+	HeapTuple	tuple;
+	bool		from_ghl;
+	bool		has_id;
+	int64		id;
+	bool		has_location;
+	int64		location_id;
+	bool		has_calendar;
+	int64		calendar_id;
+	text	   *therapist;
+	TimestampTz starts_at;
+	TimestampTz ends_at;
+	LocationRow location;
+	CalendarRow calendar;
+	pg_tz	   *tz;
+	bool		flags[NUM_FLAGS];
+} Booking;
+
+static Datum
+column(Booking *b, AttrNumber attnum, bool *isnull)
+{
+	return heap_getattr(b->tuple, attnum, RelationGetDescr(b->rel), isnull);
+}
+
+static void
+read_booking(Booking *b, Relation rel, HeapTuple tuple)
+{
+	const AppointmentColumns *col = &reflexo_catalog()->appt;
+	bool		isnull;
+	Datum		value;
+
+	memset(b, 0, sizeof(*b));
+	b->rel = rel;
+	b->tuple = tuple;
+	value = column(b, col->origin, &isnull);
+	b->from_ghl = !isnull && DatumGetObjectId(value) == reflexo_catalog()->origin_ghl;
+	value = column(b, col->id, &isnull);
+	b->has_id = !isnull;
+	b->id = isnull ? 0 : DatumGetInt64(value);
+	value = column(b, col->location_id, &isnull);
+	b->has_location = !isnull;
+	b->location_id = isnull ? 0 : DatumGetInt64(value);
+	value = column(b, col->calendar_id, &isnull);
+	b->has_calendar = !isnull;
+	b->calendar_id = isnull ? 0 : DatumGetInt64(value);
+	value = column(b, col->assigned_user_id, &isnull);
+	b->therapist = isnull ? NULL : DatumGetTextPP(value);
+	value = column(b, col->starts_at, &isnull);
+	b->starts_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(value);
+	value = column(b, col->ends_at, &isnull);
+	b->ends_at = isnull ? DT_NOBEGIN : DatumGetTimestampTz(value);
+}
+
+static bool
+occupies_slot(Relation rel, HeapTuple tuple)
+{
+	bool		isnull;
+	Datum		status = heap_getattr(tuple, reflexo_catalog()->appt.status,
+									  RelationGetDescr(rel), &isnull);
+
+	return !isnull && status_is_active(status);
+}
+
+/* Did an update change anything that the rules look at? */
+static bool
+booking_moved(Relation rel, HeapTuple old_tuple, HeapTuple new_tuple)
+{
+	const AppointmentColumns *col = &reflexo_catalog()->appt;
+	TupleDesc	desc = RelationGetDescr(rel);
+	const AttrNumber watched[] = {
+		col->location_id, col->calendar_id, col->assigned_user_id, col->starts_at, col->ends_at
+	};
+
+	if (!occupies_slot(rel, old_tuple))
+		return true;
+	for (int i = 0; i < (int) lengthof(watched); i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, watched[i] - 1);
+		bool		old_null,
+					new_null;
+		Datum		old_value = heap_getattr(old_tuple, watched[i], desc, &old_null);
+		Datum		new_value = heap_getattr(new_tuple, watched[i], desc, &new_null);
+
+		if (old_null != new_null)
+			return true;
+		if (!old_null && !datum_image_eq(old_value, new_value, att->attbyval, att->attlen))
+			return true;
+	}
+	return false;
+}
+
+static Enforcement
+enforcement_for(Booking *b)
+{
+	if (b->from_ghl)
+		return ENFORCE_RECORD;
+	switch (reflexo_strict_validation)
+	{
+		case STRICT_VALIDATION_ON:
+			return ENFORCE_REJECT;
+		case STRICT_VALIDATION_OFF:
+			return ENFORCE_WARN;
+		default:
+			return b->location.strict_validation ? ENFORCE_REJECT : ENFORCE_WARN;
+	}
+}
+
+/* "14:00" in the location's zone. */
+static char *
+local_hhmm(Booking *b, TimestampTz t)
+{
+	char		buf[16];
+
+	format_wall_time(to_wall_clock(t, b->tz), buf, sizeof(buf));
+	return pstrdup(buf);
+}
+
+static char *
+local_date(Booking *b, TimestampTz t)
+{
+	char		buf[32];
+
+	format_wall_date(to_wall_clock(t, b->tz), buf, sizeof(buf));
+	return pstrdup(buf);
+}
+
+static char *
+calendar_label(int64 id)
+{
+	return psprintf(INT64_FORMAT, id);
+}
+
+static void
+calendar_unavailable(Booking *b, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("calendar %s does not exist or is not available", calendar_label(b->calendar_id)),
+			 errdetail_internal("%s", detail),
+			 errhint("Book an active calendar of the appointment's location; "
+					 "reflexo.calendars lists them, and syncing calendars from GHL refreshes them."),
+			 errtableconstraint(b->rel, "appointments_calendar_available")));
+}
+
+/* Resolves calendar and location (filling defaults) and checks availability. */
+static void
+check_calendar(Booking *b)
+{
+	if (!b->has_calendar)
+	{
+		if (!b->has_location || !fetch_location(b->location_id, &b->location) ||
+			!b->location.has_default_calendar)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("appointment needs a calendar"),
+					 errdetail("Neither calendar_id nor a default calendar of the location is set."),
+					 errhint("Give calendar_id, or set the location's default calendar."),
+					 errtablecol(b->rel, reflexo_catalog()->appt.calendar_id)));
+		b->calendar_id = b->location.default_calendar_id;
+		b->has_calendar = true;
+	}
+	if (!fetch_calendar(b->calendar_id, &b->calendar))
+		calendar_unavailable(b, psprintf(_("No calendar has id %s."), calendar_label(b->calendar_id)));
+	if (!b->has_location)
+	{
+		b->location_id = b->calendar.location_id;
+		b->has_location = true;
+	}
+	if (b->calendar.location_id != b->location_id)
+		calendar_unavailable(b, psprintf(_("Calendar %s belongs to location " INT64_FORMAT ", not to location " INT64_FORMAT "."),
+										 calendar_label(b->calendar_id), b->calendar.location_id, b->location_id));
+	if (b->location.id != b->location_id && !fetch_location(b->location_id, &b->location))
+		calendar_unavailable(b, psprintf(_("Location " INT64_FORMAT " does not exist."), b->location_id));
+	b->tz = find_time_zone(b->location.time_zone);
+
+	if (b->calendar.is_active && b->location.is_active)
+		return;
+	if (b->from_ghl)
+	{
+		b->flags[FLAG_CALENDAR_UNAVAILABLE] = true;
+		return;
+	}
+	if (!b->calendar.is_active)
+		calendar_unavailable(b, psprintf(_("Calendar %s (\"%s\") is inactive."),
+										 calendar_label(b->calendar_id), b->calendar.name));
+	calendar_unavailable(b, psprintf(_("Location " INT64_FORMAT " is inactive."), b->location_id));
+}
+
+/* A duration for messages: "10 minutes", or "90 seconds" when not whole. */
+static char *
+interval_text(int64 microseconds)
+{
+	if (microseconds % USECS_PER_MINUTE == 0)
+	{
+		int			minutes = (int) (microseconds / USECS_PER_MINUTE);
+
+		return psprintf(ngettext("%d minute", "%d minutes", minutes), minutes);
+	}
+	return psprintf(_("%.0f seconds"), (double) microseconds / USECS_PER_SEC);
+}
+
+/* Ends after it starts, and lasts at least the location's minimum. */
+static bool
+check_duration(Booking *b)
+{
+	int64		lasts = b->ends_at - b->starts_at;
+	int			minimum_minutes = (int) (b->location.min_duration / USECS_PER_MINUTE);
+
+	if (b->ends_at <= b->starts_at)
+	{
+		if (b->from_ghl)
+		{
+			b->flags[FLAG_TOO_SHORT] = true;
+			return false;		/* no interval to check further */
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("appointment must end after it starts"),
+				 errdetail("It starts at %s and ends at %s.",
+						   timestamptz_to_str(b->starts_at), timestamptz_to_str(b->ends_at)),
+				 errhint("Set ends_at later than starts_at."),
+				 errtableconstraint(b->rel, "appointments_positive_duration")));
+	}
+	if (lasts >= b->location.min_duration)
+		return true;
+	if (b->from_ghl)
+	{
+		b->flags[FLAG_TOO_SHORT] = true;
+		return true;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg_plural("the minimum duration is %d minute",
+						   "the minimum duration is %d minutes",
+						   minimum_minutes, minimum_minutes),
+			 errdetail_plural("The appointment lasts %s; location " INT64_FORMAT " requires at least %d minute.",
+							  "The appointment lasts %s; location " INT64_FORMAT " requires at least %d minutes.",
+							  minimum_minutes, interval_text(lasts), b->location_id, minimum_minutes),
+			 errhint("Make the appointment longer."),
+			 errtableconstraint(b->rel, "appointments_min_duration")));
+	return true;
+}
+
+/* Raises or warns, by enforcement; errors abort, warnings flag the row. */
+static void
+report(Booking *b, Enforcement how, Flag flag, int sqlstate, const char *constraint,
+	   const char *message, const char *detail, const char *hint)
+{
+	b->flags[flag] = true;
+	if (how == ENFORCE_RECORD)
+		return;
+	ereport(how == ENFORCE_REJECT ? ERROR : WARNING,
+			(errcode(sqlstate),
+			 errmsg_internal("%s", message),
+			 errdetail_internal("%s", detail),
+			 errhint("%s", hint),
+			 errtableconstraint(b->rel, constraint)));
+}
+
+static const char *
+flexible_hint(Enforcement how, const char *strict_hint)
+{
+	return how == ENFORCE_REJECT ? strict_hint : _("The appointment was stored and flagged.");
+}
+
+/* Inside the calendar's (else location's) open hours and outside closures. */
+static void
+check_hours(Booking *b, Enforcement how)
+{
+	const WeekSchedule *week = b->calendar.has_hours ? &b->calendar.hours : &b->location.hours;
+	WallWalker	walker;
+	WallSpan	span;
+	List	   *closures;
+	Timestamp	first = to_wall_clock(b->starts_at, b->tz);
+	Timestamp	last = to_wall_clock(b->ends_at, b->tz);
+	bool		hours_reported = false;
+
+	wall_walker_init(&walker, b->starts_at, b->ends_at, b->tz);
+	while (!hours_reported && wall_walker_next(&walker, &span))
+	{
+		Timestamp	gap;
+
+		if (!week_covers(week, &span, &gap))
+		{
+			int			dow = wall_day_of_week(gap);
+			char		hours[WS_TEXT_MAX];
+			char	   *when;
+
+			ws_format_day(week, dow, hours, sizeof(hours));
+			when = psprintf(_("The appointment runs %s %s-%s (%s)."),
+							local_date(b, b->starts_at), local_hhmm(b, b->starts_at),
+							local_hhmm(b, b->ends_at), b->location.time_zone);
+			report(b, how, FLAG_OUTSIDE_HOURS, ERRCODE_CHECK_VIOLATION,
+				   "appointments_within_open_hours",
+				   hours[0]
+				   ? psprintf(_("outside working hours: %s %s"), _(day_names[dow]), hours)
+				   : psprintf(_("outside working hours: closed on %s"), _(day_names[dow])),
+				   hours[0]
+				   ? psprintf(_("%s Calendar \"%s\" is open on %s %s."), when, b->calendar.name,
+							  _(day_names[dow]), hours)
+				   : psprintf(_("%s Calendar \"%s\" is closed on %s."), when, b->calendar.name,
+							  _(day_names[dow])),
+				   flexible_hint(how, _("Choose a time inside working hours, or set "
+										"reflexo.strict_validation = off to store it flagged.")));
+			hours_reported = true;
+		}
+	}
+
+	/* the wall-clock range spanned, widened by an hour for DST repeats */
+	closures = fetch_closures(b->location_id, b->calendar_id,
+							  Min(first, last) - USECS_PER_HOUR, Max(first, last) + USECS_PER_HOUR);
+	if (closures == NIL)
+		return;
+	wall_walker_init(&walker, b->starts_at, b->ends_at, b->tz);
+	while (wall_walker_next(&walker, &span))
+	{
+		ListCell   *lc;
+
+		foreach(lc, closures)
+		{
+			ClosureRow *closure = lfirst(lc);
+			char	   *from,
+					   *until;
+
+			if (span.from >= closure->closed_until || closure->closed_from >= span.to)
+				continue;
+			from = DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(closure->closed_from)));
+			until = DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(closure->closed_until)));
+			report(b, how, FLAG_CLOSURE, ERRCODE_CHECK_VIOLATION, "appointments_not_in_closure",
+				   closure->whole_location
+				   ? psprintf(_("the location is closed: %s"), closure->reason)
+				   : psprintf(_("the calendar is closed: %s"), closure->reason),
+				   psprintf(_("Closed from %s until %s (%s)."), from, until, b->location.time_zone),
+				   flexible_hint(how, _("Choose another day, or set reflexo.strict_validation = off "
+										"to store it flagged.")));
+			return;
+		}
+	}
+}
+
+/* "14:00 - 15:00", with dates when it does not start and end the same day. */
+static char *
+local_span(Booking *b, TimestampTz from, TimestampTz to)
+{
+	char	   *from_date = local_date(b, from);
+	char	   *to_date = local_date(b, to);
+
+	if (strcmp(from_date, to_date) == 0)
+		return psprintf("%s - %s", local_hhmm(b, from), local_hhmm(b, to));
+	return psprintf("%s %s - %s %s", from_date, local_hhmm(b, from), to_date, local_hhmm(b, to));
+}
+
+/* Not over the calendar's capacity, and the therapist is free. */
+static void
+check_overlap(Booking *b, Enforcement how)
+{
+	BookingRequest request = {
+		.appointments = b->rel,
+		.has_self = b->has_id,
+		.self_id = b->id,
+		.location_id = b->location_id,
+		.calendar_id = b->calendar_id,
+		.capacity = b->calendar.capacity,
+		.therapist = b->therapist,
+		.starts_at = b->starts_at,
+		.ends_at = b->ends_at,
+	};
+	Conflict	conflict;
+	char	   *who;
+	char	   *when;
+	char	   *detail;
+
+	lock_booking(&request);
+	find_booking_conflict(&request, &conflict);
+	if (conflict.kind == CONFLICT_NONE)
+		return;
+
+	who = conflict.title[0] ? conflict.title : psprintf(_("appointment " INT64_FORMAT), conflict.id);
+	when = psprintf("%s %s-%s (%s)", local_date(b, conflict.starts_at),
+					local_hhmm(b, conflict.starts_at), local_hhmm(b, conflict.ends_at),
+					b->location.time_zone);
+	if (strcmp(local_date(b, conflict.starts_at), local_date(b, conflict.ends_at)) != 0)
+		when = psprintf("%s (%s)", local_span(b, conflict.starts_at, conflict.ends_at),
+						b->location.time_zone);
+	if (conflict.kind == CONFLICT_CALENDAR_FULL)
+		detail = psprintf(ngettext("Calendar \"%s\" allows %d appointment at a time; appointment " INT64_FORMAT " runs %s.",
+								   "Calendar \"%s\" allows %d appointments at a time; appointment " INT64_FORMAT " runs %s.",
+								   b->calendar.capacity),
+						  b->calendar.name, b->calendar.capacity, conflict.id, when);
+	else
+		detail = psprintf(_("Therapist %s already has appointment " INT64_FORMAT " at %s in this location."),
+						  text_to_cstring(b->therapist), conflict.id, when);
+
+	if (conflict.after_snapshot && how == ENFORCE_REJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent booking"),
+				 errdetail_internal("%s %s", detail,
+									_("It was committed after this transaction's snapshot was taken.")),
+				 errhint("Retry the transaction."),
+				 errtableconstraint(b->rel, "appointments_no_overlap")));
+
+	report(b, how, FLAG_OVERLAP, ERRCODE_EXCLUSION_VIOLATION, "appointments_no_overlap",
+		   psprintf(_("schedule conflict with: %s (%s)"), who,
+					local_span(b, conflict.starts_at, conflict.ends_at)),
+		   detail,
+		   flexible_hint(how, _("Choose another time or calendar, or set reflexo.strict_validation = off "
+								"to store it flagged.")));
+}
+
+static Datum
+flags_array(const bool flags[NUM_FLAGS])
+{
+	Datum		elems[NUM_FLAGS];
+	int			n = 0;
+
+	for (int i = 0; i < NUM_FLAGS; i++)
+		if (flags[i])
+			elems[n++] = CStringGetTextDatum(flag_names[i]);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static void
+check_trigger_context(FunctionCallInfo fcinfo, const char *name)
+{
+	TriggerData *trigger = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager", name)));
+	if (!TRIGGER_FIRED_BEFORE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigger->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW", name)));
+}
+
+Datum
+appointment_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigger = (TriggerData *) fcinfo->context;
+	const ReflexoCatalog *cat;
+	Relation	rel;
+	HeapTuple	tuple;
+	bool		is_update;
+	Booking		b;
+	Enforcement how;
+	int			columns[4];
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	int			n = 0;
+
+	check_trigger_context(fcinfo, "appointment_guard");
+	cat = reflexo_catalog();
+	rel = trigger->tg_relation;
+	is_update = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event);
+	tuple = is_update ? trigger->tg_newtuple : trigger->tg_trigtuple;
+
+	if (is_update)
+	{
+		columns[n] = cat->appt.updated_at;
+		values[n++] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	}
+
+	if (!occupies_slot(rel, tuple))
+	{
+		/* cancelled or invalid: frees its slot and breaks no rule */
+		columns[n] = cat->appt.validation_flags;
+		values[n++] = flags_array((bool[NUM_FLAGS]) {false});
+		return PointerGetDatum(heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), n,
+														 columns, values, nulls));
+	}
+	if (is_update && !booking_moved(rel, trigger->tg_trigtuple, tuple))
+		return PointerGetDatum(heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), n,
+														 columns, values, nulls));
+
+	read_booking(&b, rel, tuple);
+	if (b.starts_at == DT_NOBEGIN || b.ends_at == DT_NOBEGIN)
+		return PointerGetDatum(tuple);	/* NOT NULL will reject it */
+
+	check_calendar(&b);
+	how = enforcement_for(&b);
+	if (check_duration(&b))
+	{
+		check_hours(&b, how);
+		check_overlap(&b, how);
+	}
+
+	columns[n] = cat->appt.location_id;
+	values[n++] = Int64GetDatum(b.location_id);
+	columns[n] = cat->appt.calendar_id;
+	values[n++] = Int64GetDatum(b.calendar_id);
+	columns[n] = cat->appt.validation_flags;
+	values[n++] = flags_array(b.flags);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), n,
+													 columns, values, nulls));
+}
+
+/* BEFORE UPDATE row trigger: keeps updated_at at the transaction's time. */
+Datum
+touch_updated_at(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigger = (TriggerData *) fcinfo->context;
+	int			attnum;
+	Datum		now;
+	bool		isnull = false;
+
+	check_trigger_context(fcinfo, "touch_updated_at");
+	if (!TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
+		return PointerGetDatum(trigger->tg_trigtuple);
+	attnum = SPI_fnumber(RelationGetDescr(trigger->tg_relation), "updated_at");
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("relation \"%s\" has no column \"updated_at\"",
+						RelationGetRelationName(trigger->tg_relation))));
+	now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	return PointerGetDatum(heap_modify_tuple_by_cols(trigger->tg_newtuple,
+													 RelationGetDescr(trigger->tg_relation),
+													 1, &attnum, &now, &isnull));
+}
