@@ -28,6 +28,7 @@
  */
 #include "booking_conflict.h"
 
+#include "access/itup.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -114,15 +115,30 @@ collect_occupants(const BookingRequest *request, Oid index_oid, ScanKey keys, in
 	for (int i = 0; i < nkeys; i++)
 		keys[i].sk_collation = index->rd_indcollation[keys[i].sk_attno - 1];
 
-	scan = begin_index_scan(heap, index, latest, keys, nkeys);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	scan = begin_index_scan(heap, index, latest, keys, nkeys, true);
+	while (index_getnext_tid(scan, ForwardScanDirection) != NULL)
 	{
 		bool		isnull;
-		int64		id = DatumGetInt64(slot_getattr(slot, col->id, &isnull));
-		TimestampTz ends_at = DatumGetTimestampTz(slot_getattr(slot, col->ends_at, &isnull));
-		TimestampTz starts_at = DatumGetTimestampTz(slot_getattr(slot, col->starts_at, &isnull));
+		int64		id;
+		TimestampTz ends_at,
+					starts_at;
 		Occupant   *occupant;
 
+		/*
+		 * The last index column is ends_at.  An entry that ends before the
+		 * request starts cannot overlap whatever its visibility (a HOT chain
+		 * never changes an indexed column), so skip it without the heap.
+		 */
+		ends_at = DatumGetTimestampTz(index_getattr(scan->xs_itup, scan->xs_itupdesc->natts,
+													scan->xs_itupdesc, &isnull));
+		if (ends_at <= request->starts_at)
+			continue;
+		if (!index_fetch_heap(scan, slot))
+			continue;			/* no version visible to the latest snapshot */
+
+		id = DatumGetInt64(slot_getattr(slot, col->id, &isnull));
+		ends_at = DatumGetTimestampTz(slot_getattr(slot, col->ends_at, &isnull));
+		starts_at = DatumGetTimestampTz(slot_getattr(slot, col->starts_at, &isnull));
 		if (request->has_self && id == request->self_id)
 			continue;
 		if (ends_at <= request->starts_at || starts_at >= request->ends_at)

@@ -187,8 +187,13 @@ status_is_active(Datum status)
 	return label != catalog.status_cancelled && label != catalog.status_invalid;
 }
 
+/*
+ * Starts an index scan.  With want_index_tuples the caller may read each
+ * entry's columns (scan->xs_itup) before deciding to visit the heap.
+ */
 IndexScanDesc
-begin_index_scan(Relation heap, Relation index, Snapshot snapshot, ScanKey keys, int nkeys)
+begin_index_scan(Relation heap, Relation index, Snapshot snapshot, ScanKey keys, int nkeys,
+				 bool want_index_tuples)
 {
 	IndexScanDesc scan;
 
@@ -197,6 +202,7 @@ begin_index_scan(Relation heap, Relation index, Snapshot snapshot, ScanKey keys,
 #else
 	scan = index_beginscan(heap, index, snapshot, nkeys, 0);
 #endif
+	scan->xs_want_itup = want_index_tuples;
 	index_rescan(scan, keys, nkeys, NULL, 0);
 	return scan;
 }
@@ -211,7 +217,7 @@ fetch_by_id(Relation heap, Oid pkey, int64 id, TupleTableSlot *slot)
 	bool		found;
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
-	scan = begin_index_scan(heap, index, GetActiveSnapshot(), &key, 1);
+	scan = begin_index_scan(heap, index, GetActiveSnapshot(), &key, 1, false);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	index_close(index, AccessShareLock);
@@ -299,7 +305,7 @@ fetch_closures(int64 location_id, int64 calendar_id, Timestamp from, Timestamp u
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(location_id));
 	ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, F_TIMESTAMP_GT, TimestampGetDatum(from));
-	scan = begin_index_scan(heap, index, GetActiveSnapshot(), keys, 2);
+	scan = begin_index_scan(heap, index, GetActiveSnapshot(), keys, 2, false);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull,

@@ -83,7 +83,7 @@ extern bool fetch_location(int64 id, LocationRow *row);
 extern bool fetch_calendar(int64 id, CalendarRow *row);
 extern List *fetch_closures(int64 location_id, int64 calendar_id, Timestamp from, Timestamp until);
 extern IndexScanDesc begin_index_scan(Relation heap, Relation index, Snapshot snapshot,
-									  ScanKey keys, int nkeys);
+									  ScanKey keys, int nkeys, bool want_index_tuples);
 extern bool status_is_active(Datum status);
 
 #endif							/* REFLEXO_CATALOG_H */

@@ -116,12 +116,17 @@ COMMENT ON COLUMN reflexo.appointments.updated_at IS 'When the row last changed.
 -- The guard's searches.  Only active appointments hold a slot.  Overlap
 -- searches look back one day from the new start; appointments longer than a
 -- day are few and live in their own index, so every search stays bounded.
+-- ends_at is carried in the indexes so that the many neighbours that end
+-- before the new start are skipped without visiting the heap.
 CREATE INDEX appointments_calendar_active_idx ON reflexo.appointments (calendar_id, starts_at)
+  INCLUDE (ends_at)
   WHERE status OPERATOR(pg_catalog.<>) ALL ('{cancelled,invalid}'::reflexo.appointment_status[]);
 CREATE INDEX appointments_user_active_idx ON reflexo.appointments (location_id, assigned_user_id, starts_at)
+  INCLUDE (ends_at)
   WHERE status OPERATOR(pg_catalog.<>) ALL ('{cancelled,invalid}'::reflexo.appointment_status[])
     AND assigned_user_id IS NOT NULL;
 CREATE INDEX appointments_long_active_idx ON reflexo.appointments (location_id, starts_at)
+  INCLUDE (ends_at)
   WHERE status OPERATOR(pg_catalog.<>) ALL ('{cancelled,invalid}'::reflexo.appointment_status[])
     AND ends_at OPERATOR(pg_catalog.-) starts_at OPERATOR(pg_catalog.>) '1 day'::pg_catalog.interval;
 COMMENT ON INDEX reflexo.appointments_calendar_active_idx IS 'Active appointments by calendar and start.';
