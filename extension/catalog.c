@@ -207,21 +207,38 @@ begin_index_scan(Relation heap, Relation index, Snapshot snapshot, ScanKey keys,
 	return scan;
 }
 
-/* Reads the single row whose primary key is id into slot; false if none. */
-static bool
-fetch_by_id(Relation heap, Oid pkey, int64 id, TupleTableSlot *slot)
+/* A table opened to read one row by primary key. */
+typedef struct RowById
 {
-	Relation	index = index_open(pkey, AccessShareLock);
+	Relation	heap;
+	TupleTableSlot *slot;
+} RowById;
+
+/* Reads the row of relid whose primary key is id; false if there is none. */
+static bool
+open_row_by_id(Oid relid, Oid pkey, int64 id, RowById *row)
+{
+	Relation	index;
 	ScanKeyData key;
 	IndexScanDesc scan;
 	bool		found;
 
+	row->heap = table_open(relid, AccessShareLock);
+	row->slot = table_slot_create(row->heap, NULL);
+	index = index_open(pkey, AccessShareLock);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
-	scan = begin_index_scan(heap, index, GetActiveSnapshot(), &key, 1, false);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	scan = begin_index_scan(row->heap, index, GetActiveSnapshot(), &key, 1, false);
+	found = index_getnext_slot(scan, ForwardScanDirection, row->slot);
 	index_endscan(scan);
 	index_close(index, AccessShareLock);
 	return found;
+}
+
+static void
+close_row(RowById *row)
+{
+	ExecDropSingleTupleTableSlot(row->slot);
+	table_close(row->heap, AccessShareLock);
 }
 
 static int64
@@ -235,12 +252,12 @@ bool
 fetch_location(int64 id, LocationRow *row)
 {
 	const ReflexoCatalog *cat = reflexo_catalog();
-	Relation	heap = table_open(cat->locations, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	bool		found = fetch_by_id(heap, cat->locations_pkey, id, slot);
+	RowById		found;
+	bool		exists = open_row_by_id(cat->locations, cat->locations_pkey, id, &found);
 
-	if (found)
+	if (exists)
 	{
+		TupleTableSlot *slot = found.slot;
 		bool		isnull;
 		Datum		value;
 
@@ -255,21 +272,20 @@ fetch_location(int64 id, LocationRow *row)
 		row->has_default_calendar = !isnull;
 		row->default_calendar_id = isnull ? 0 : DatumGetInt64(value);
 	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(heap, AccessShareLock);
-	return found;
+	close_row(&found);
+	return exists;
 }
 
 bool
 fetch_calendar(int64 id, CalendarRow *row)
 {
 	const ReflexoCatalog *cat = reflexo_catalog();
-	Relation	heap = table_open(cat->calendars, AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	bool		found = fetch_by_id(heap, cat->calendars_pkey, id, slot);
+	RowById		found;
+	bool		exists = open_row_by_id(cat->calendars, cat->calendars_pkey, id, &found);
 
-	if (found)
+	if (exists)
 	{
+		TupleTableSlot *slot = found.slot;
 		bool		isnull;
 		Datum		hours;
 
@@ -283,9 +299,8 @@ fetch_calendar(int64 id, CalendarRow *row)
 		if (!isnull)
 			open_hours_to_week(DatumGetOpenHoursP(hours), &row->hours);
 	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(heap, AccessShareLock);
-	return found;
+	close_row(&found);
+	return exists;
 }
 
 /*
