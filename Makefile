@@ -40,6 +40,8 @@ EXTRA_CLEAN = tests/unit/*.test tmp_check tmp_check_iso output_iso
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) -Iextension \
 	-DTEXTDOMAIN='"reflexo-$(EXTVERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror
+# rebuild objects when a header they include changes (dependencies in .deps/)
+override autodepend = yes
 
 ISOLATION_SPECS = $(basename $(notdir $(sort $(wildcard tests/isolation/specs/*.spec))))
 PROVE_TESTS = $(sort $(wildcard tests/t/*.pl))
