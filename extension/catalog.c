@@ -141,17 +141,25 @@ reflexo_catalog(void)
 	catalog.appointments_long_active_idx = relation_in(schema, "appointments_long_active_idx");
 	catalog.status_cancelled = enum_label(schema, "appointment_status", "cancelled");
 	catalog.status_invalid = enum_label(schema, "appointment_status", "invalid");
+	catalog.origin_local = enum_label(schema, "origin", "local");
 	catalog.origin_ghl = enum_label(schema, "origin", "ghl");
+	catalog.sync_pending = enum_label(schema, "sync_state", "pending");
+	catalog.sync_synced = enum_label(schema, "sync_state", "synced");
 
 	catalog.appt.id = column_of(catalog.appointments, "id");
 	catalog.appt.location_id = column_of(catalog.appointments, "location_id");
 	catalog.appt.calendar_id = column_of(catalog.appointments, "calendar_id");
+	catalog.appt.ghl_appointment_id = column_of(catalog.appointments, "ghl_appointment_id");
+	catalog.appt.contact_id = column_of(catalog.appointments, "contact_id");
 	catalog.appt.assigned_user_id = column_of(catalog.appointments, "assigned_user_id");
 	catalog.appt.title = column_of(catalog.appointments, "title");
+	catalog.appt.notes = column_of(catalog.appointments, "notes");
 	catalog.appt.status = column_of(catalog.appointments, "status");
 	catalog.appt.starts_at = column_of(catalog.appointments, "starts_at");
 	catalog.appt.ends_at = column_of(catalog.appointments, "ends_at");
+	catalog.appt.sync_state = column_of(catalog.appointments, "sync_state");
 	catalog.appt.origin = column_of(catalog.appointments, "origin");
+	catalog.appt.local_changed_at = column_of(catalog.appointments, "local_changed_at");
 	catalog.appt.validation_flags = column_of(catalog.appointments, "validation_flags");
 	catalog.appt.updated_at = column_of(catalog.appointments, "updated_at");
 

@@ -19,13 +19,18 @@ typedef struct AppointmentColumns
 	AttrNumber	id,
 				location_id,
 				calendar_id,
+				ghl_appointment_id,
+				contact_id,
 				assigned_user_id,
 				title,
+				notes,
 				status,
 				starts_at,
 				ends_at,
+				sync_state,
 				origin,
 				validation_flags,
+				local_changed_at,
 				updated_at;
 } AppointmentColumns;
 
@@ -43,7 +48,10 @@ typedef struct ReflexoCatalog
 				appointments_long_active_idx;
 	Oid			status_cancelled,
 				status_invalid,
-				origin_ghl;
+				origin_local,
+				origin_ghl,
+				sync_pending,
+				sync_synced;
 	AppointmentColumns appt;
 } ReflexoCatalog;
 

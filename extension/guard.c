@@ -12,12 +12,19 @@
  * Local changes in flexible mode turn the hours and overlap rules into
  * warnings; changes from GHL never fail on a rule, because GHL is the source
  * of truth for them.  A rule that does not reject records its name in
- * validation_flags.  Rows that do not occupy a slot (cancelled, invalid) are
- * not checked, and an update that moves nothing is not re-checked.
+ * validation_flags.  Every broken rule is counted (validation_stats.c).
+ * Rows that do not occupy a slot (cancelled, invalid) are not checked, and
+ * an update that moves nothing is not re-checked.
+ *
+ * The trigger also stamps each business change (appointment_change.h) with
+ * its origin: local changes become sync_state 'pending' with
+ * local_changed_at = now(); changes from GHL are 'synced'.  Bookkeeping
+ * updates keep their origin and are neither checked nor stamped.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "appointment_change.h"
 #include "booking_conflict.h"
 #include "catalog.h"
 #include "catalog/pg_type.h"
@@ -27,8 +34,8 @@
 #include "reflexo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/rel.h"
+#include "validation_stats.h"
 
 PG_FUNCTION_INFO_V1(appointment_guard);
 PG_FUNCTION_INFO_V1(touch_updated_at);
@@ -40,20 +47,6 @@ typedef enum Enforcement
 	ENFORCE_WARN,				/* flexible: warn, store, flag */
 	ENFORCE_RECORD				/* from GHL: store and flag */
 } Enforcement;
-
-typedef enum Flag
-{
-	FLAG_OVERLAP,
-	FLAG_OUTSIDE_HOURS,
-	FLAG_CLOSURE,
-	FLAG_TOO_SHORT,
-	FLAG_CALENDAR_UNAVAILABLE,
-	NUM_FLAGS
-} Flag;
-
-static const char *const flag_names[NUM_FLAGS] = {
-	"overlap", "outside_hours", "closure", "too_short", "calendar_unavailable"
-};
 
 static const char *const day_names[7] = {
 	gettext_noop("Monday"), gettext_noop("Tuesday"), gettext_noop("Wednesday"),
@@ -79,7 +72,7 @@ typedef struct Booking
 	LocationRow location;
 	CalendarRow calendar;
 	pg_tz	   *tz;
-	bool		flags[NUM_FLAGS];
+	bool		flags[NUM_VALIDATION_KINDS];
 } Booking;
 
 static Datum
@@ -98,8 +91,7 @@ read_booking(Booking *b, Relation rel, HeapTuple tuple)
 	memset(b, 0, sizeof(*b));
 	b->rel = rel;
 	b->tuple = tuple;
-	value = column(b, col->origin, &isnull);
-	b->from_ghl = !isnull && DatumGetObjectId(value) == reflexo_catalog()->origin_ghl;
+	b->from_ghl = change_from_ghl();
 	value = column(b, col->id, &isnull);
 	b->has_id = !isnull;
 	b->id = isnull ? 0 : DatumGetInt64(value);
@@ -132,27 +124,12 @@ static bool
 booking_moved(Relation rel, HeapTuple old_tuple, HeapTuple new_tuple)
 {
 	const AppointmentColumns *col = &reflexo_catalog()->appt;
-	TupleDesc	desc = RelationGetDescr(rel);
 	const AttrNumber watched[] = {
 		col->location_id, col->calendar_id, col->assigned_user_id, col->starts_at, col->ends_at
 	};
 
-	if (!occupies_slot(rel, old_tuple))
-		return true;
-	for (int i = 0; i < (int) lengthof(watched); i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, watched[i] - 1);
-		bool		old_null,
-					new_null;
-		Datum		old_value = heap_getattr(old_tuple, watched[i], desc, &old_null);
-		Datum		new_value = heap_getattr(new_tuple, watched[i], desc, &new_null);
-
-		if (old_null != new_null)
-			return true;
-		if (!old_null && !datum_image_eq(old_value, new_value, att->attbyval, att->attlen))
-			return true;
-	}
-	return false;
+	return !occupies_slot(rel, old_tuple) ||
+		columns_differ(rel, old_tuple, new_tuple, watched, lengthof(watched));
 }
 
 static Enforcement
@@ -199,6 +176,7 @@ calendar_label(int64 id)
 static void
 calendar_unavailable(Booking *b, const char *detail)
 {
+	count_validation(VALIDATION_CALENDAR_UNAVAILABLE, true);
 	ereport(ERROR,
 			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 			 errmsg("calendar %s does not exist or is not available", calendar_label(b->calendar_id)),
@@ -243,7 +221,8 @@ check_calendar(Booking *b)
 		return;
 	if (b->from_ghl)
 	{
-		b->flags[FLAG_CALENDAR_UNAVAILABLE] = true;
+		b->flags[VALIDATION_CALENDAR_UNAVAILABLE] = true;
+		count_validation(VALIDATION_CALENDAR_UNAVAILABLE, false);
 		return;
 	}
 	if (!b->calendar.is_active)
@@ -272,11 +251,13 @@ check_duration(Booking *b)
 	int64		lasts = b->ends_at - b->starts_at;
 	int			minimum_minutes = (int) (b->location.min_duration / USECS_PER_MINUTE);
 
+	if (b->ends_at <= b->starts_at || lasts < b->location.min_duration)
+		count_validation(VALIDATION_TOO_SHORT, !b->from_ghl);
 	if (b->ends_at <= b->starts_at)
 	{
 		if (b->from_ghl)
 		{
-			b->flags[FLAG_TOO_SHORT] = true;
+			b->flags[VALIDATION_TOO_SHORT] = true;
 			return false;		/* no interval to check further */
 		}
 		ereport(ERROR,
@@ -291,7 +272,7 @@ check_duration(Booking *b)
 		return true;
 	if (b->from_ghl)
 	{
-		b->flags[FLAG_TOO_SHORT] = true;
+		b->flags[VALIDATION_TOO_SHORT] = true;
 		return true;
 	}
 	ereport(ERROR,
@@ -309,10 +290,11 @@ check_duration(Booking *b)
 
 /* Raises or warns, by enforcement; errors abort, warnings flag the row. */
 static void
-report(Booking *b, Enforcement how, Flag flag, int sqlstate, const char *constraint,
+report(Booking *b, Enforcement how, ValidationKind kind, int sqlstate, const char *constraint,
 	   const char *message, const char *detail, const char *hint)
 {
-	b->flags[flag] = true;
+	b->flags[kind] = true;
+	count_validation(kind, how == ENFORCE_REJECT);
 	if (how == ENFORCE_RECORD)
 		return;
 	ereport(how == ENFORCE_REJECT ? ERROR : WARNING,
@@ -356,7 +338,7 @@ check_hours(Booking *b, Enforcement how)
 			when = psprintf(_("The appointment runs %s %s-%s (%s)."),
 							local_date(b, b->starts_at), local_hhmm(b, b->starts_at),
 							local_hhmm(b, b->ends_at), b->location.time_zone);
-			report(b, how, FLAG_OUTSIDE_HOURS, ERRCODE_CHECK_VIOLATION,
+			report(b, how, VALIDATION_OUTSIDE_HOURS, ERRCODE_CHECK_VIOLATION,
 				   "appointments_within_open_hours",
 				   hours[0]
 				   ? psprintf(_("outside working hours: %s %s"), _(day_names[dow]), hours)
@@ -392,7 +374,7 @@ check_hours(Booking *b, Enforcement how)
 				continue;
 			from = DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(closure->closed_from)));
 			until = DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(closure->closed_until)));
-			report(b, how, FLAG_CLOSURE, ERRCODE_CHECK_VIOLATION, "appointments_not_in_closure",
+			report(b, how, VALIDATION_CLOSURE, ERRCODE_CHECK_VIOLATION, "appointments_not_in_closure",
 				   closure->whole_location
 				   ? psprintf(_("the location is closed: %s"), closure->reason)
 				   : psprintf(_("the calendar is closed: %s"), closure->reason),
@@ -458,7 +440,7 @@ check_overlap(Booking *b, Enforcement how)
 						  text_to_cstring(b->therapist), conflict.id, when);
 
 	if (conflict.after_snapshot && how == ENFORCE_REJECT)
-		ereport(ERROR,
+		ereport(ERROR,	/* not a broken rule yet: the retry will tell */
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("could not serialize access due to a concurrent booking"),
 				 errdetail_internal("%s %s", detail,
@@ -466,7 +448,7 @@ check_overlap(Booking *b, Enforcement how)
 				 errhint("Retry the transaction."),
 				 errtableconstraint(b->rel, "appointments_no_overlap")));
 
-	report(b, how, FLAG_OVERLAP, ERRCODE_EXCLUSION_VIOLATION, "appointments_no_overlap",
+	report(b, how, VALIDATION_OVERLAP, ERRCODE_EXCLUSION_VIOLATION, "appointments_no_overlap",
 		   psprintf(_("schedule conflict with: %s (%s)"), who,
 					local_span(b, conflict.starts_at, conflict.ends_at)),
 		   detail,
@@ -475,31 +457,57 @@ check_overlap(Booking *b, Enforcement how)
 }
 
 static Datum
-flags_array(const bool flags[NUM_FLAGS])
+flags_array(const bool flags[NUM_VALIDATION_KINDS])
 {
-	Datum		elems[NUM_FLAGS];
+	Datum		elems[NUM_VALIDATION_KINDS];
 	int			n = 0;
 
-	for (int i = 0; i < NUM_FLAGS; i++)
+	for (int i = 0; i < NUM_VALIDATION_KINDS; i++)
 		if (flags[i])
-			elems[n++] = CStringGetTextDatum(flag_names[i]);
+			elems[n++] = CStringGetTextDatum(validation_kind_names[i]);
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-static void
-check_trigger_context(FunctionCallInfo fcinfo, const char *name)
+/* Column values the trigger replaces in the row being written. */
+typedef struct TupleEdit
 {
-	TriggerData *trigger = (TriggerData *) fcinfo->context;
+	int			n;
+	int			columns[8];
+	Datum		values[8];
+	bool		nulls[8];
+} TupleEdit;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager", name)));
-	if (!TRIGGER_FIRED_BEFORE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event) ||
-		TRIGGER_FIRED_BY_DELETE(trigger->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW", name)));
+static void
+edit_set(TupleEdit *edit, AttrNumber column, Datum value)
+{
+	Assert(edit->n < lengthof(edit->columns));
+	edit->columns[edit->n] = column;
+	edit->values[edit->n] = value;
+	edit->nulls[edit->n] = false;
+	edit->n++;
+}
+
+static Datum
+edited(Relation rel, HeapTuple tuple, TupleEdit *edit)
+{
+	if (edit->n == 0)
+		return PointerGetDatum(tuple);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), edit->n,
+													 edit->columns, edit->values, edit->nulls));
+}
+
+/* Records who made a business change, and whether GHL still has to hear of it. */
+static void
+stamp_change(TupleEdit *edit)
+{
+	const ReflexoCatalog *cat = reflexo_catalog();
+	bool		from_ghl = change_from_ghl();
+
+	edit_set(edit, cat->appt.origin, ObjectIdGetDatum(from_ghl ? cat->origin_ghl : cat->origin_local));
+	edit_set(edit, cat->appt.sync_state, ObjectIdGetDatum(from_ghl ? cat->sync_synced : cat->sync_pending));
+	if (!from_ghl)
+		edit_set(edit, cat->appt.local_changed_at,
+				 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
 }
 
 Datum
@@ -512,12 +520,11 @@ appointment_guard(PG_FUNCTION_ARGS)
 	bool		is_update;
 	Booking		b;
 	Enforcement how;
-	int			columns[4];
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
-	int			n = 0;
+	TupleEdit	edit = {0};
 
-	check_trigger_context(fcinfo, "appointment_guard");
+	require_row_trigger(fcinfo, "appointment_guard", true);
+	if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
+		return PointerGetDatum(trigger->tg_trigtuple);
 	cat = reflexo_catalog();
 	rel = trigger->tg_relation;
 	is_update = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event);
@@ -525,25 +532,24 @@ appointment_guard(PG_FUNCTION_ARGS)
 
 	if (is_update)
 	{
-		columns[n] = cat->appt.updated_at;
-		values[n++] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		edit_set(&edit, cat->appt.updated_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+		if (!business_fields_changed(rel, trigger->tg_trigtuple, tuple))
+			return edited(rel, tuple, &edit);	/* bookkeeping only */
 	}
+	stamp_change(&edit);
 
 	if (!occupies_slot(rel, tuple))
 	{
 		/* cancelled or invalid: frees its slot and breaks no rule */
-		columns[n] = cat->appt.validation_flags;
-		values[n++] = flags_array((bool[NUM_FLAGS]) {false});
-		return PointerGetDatum(heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), n,
-														 columns, values, nulls));
+		edit_set(&edit, cat->appt.validation_flags, flags_array((bool[NUM_VALIDATION_KINDS]) {false}));
+		return edited(rel, tuple, &edit);
 	}
 	if (is_update && !booking_moved(rel, trigger->tg_trigtuple, tuple))
-		return PointerGetDatum(heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), n,
-														 columns, values, nulls));
+		return edited(rel, tuple, &edit);
 
 	read_booking(&b, rel, tuple);
 	if (b.starts_at == DT_NOBEGIN || b.ends_at == DT_NOBEGIN)
-		return PointerGetDatum(tuple);	/* NOT NULL will reject it */
+		return edited(rel, tuple, &edit);	/* NOT NULL will reject it */
 
 	check_calendar(&b);
 	how = enforcement_for(&b);
@@ -553,14 +559,10 @@ appointment_guard(PG_FUNCTION_ARGS)
 		check_overlap(&b, how);
 	}
 
-	columns[n] = cat->appt.location_id;
-	values[n++] = Int64GetDatum(b.location_id);
-	columns[n] = cat->appt.calendar_id;
-	values[n++] = Int64GetDatum(b.calendar_id);
-	columns[n] = cat->appt.validation_flags;
-	values[n++] = flags_array(b.flags);
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), n,
-													 columns, values, nulls));
+	edit_set(&edit, cat->appt.location_id, Int64GetDatum(b.location_id));
+	edit_set(&edit, cat->appt.calendar_id, Int64GetDatum(b.calendar_id));
+	edit_set(&edit, cat->appt.validation_flags, flags_array(b.flags));
+	return edited(rel, tuple, &edit);
 }
 
 /* BEFORE UPDATE row trigger: keeps updated_at at the transaction's time. */
@@ -572,7 +574,7 @@ touch_updated_at(PG_FUNCTION_ARGS)
 	Datum		now;
 	bool		isnull = false;
 
-	check_trigger_context(fcinfo, "touch_updated_at");
+	require_row_trigger(fcinfo, "touch_updated_at", true);
 	if (!TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
 		return PointerGetDatum(trigger->tg_trigtuple);
 	attnum = SPI_fnumber(RelationGetDescr(trigger->tg_relation), "updated_at");

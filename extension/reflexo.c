@@ -1,15 +1,21 @@
 /*
- * reflexo.c — module entry point: settings and the message catalogue.
+ * reflexo.c — module entry point: settings, shared memory and the message
+ * catalogue.
  */
 #include "reflexo.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "validation_stats.h"
 
 PG_MODULE_MAGIC;
 
 int			reflexo_strict_validation = STRICT_VALIDATION_LOCATION;
+int			reflexo_change_origin = CHANGE_ORIGIN_LOCAL;
+static char *reflexo_change_source = NULL;
+static int	reflexo_outbox_max_attempts = 25;
+static int	reflexo_outbox_backoff_cap = 3600;
 
 static const struct config_enum_entry strict_validation_options[] = {
 	{"location", STRICT_VALIDATION_LOCATION, false},
@@ -21,6 +27,12 @@ static const struct config_enum_entry strict_validation_options[] = {
 	{"no", STRICT_VALIDATION_OFF, true},
 	{"1", STRICT_VALIDATION_ON, true},
 	{"0", STRICT_VALIDATION_OFF, true},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry change_origin_options[] = {
+	{"local", CHANGE_ORIGIN_LOCAL, false},
+	{"ghl", CHANGE_ORIGIN_GHL, false},
 	{NULL, 0, false}
 };
 
@@ -39,8 +51,42 @@ _PG_init(void)
 							 &reflexo_strict_validation,
 							 STRICT_VALIDATION_LOCATION,
 							 strict_validation_options,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	/*
+	 * Only superusers (in practice: reflexo.apply_ghl_webhook, a SECURITY
+	 * DEFINER function) may say that a change comes from GHL, because such
+	 * changes skip the rules and are not pushed back.
+	 */
+	DefineCustomEnumVariable("reflexo.change_origin",
+							 gettext_noop("Where the appointment changes of this transaction come from."),
+							 gettext_noop("Set to \"ghl\" only while applying a change received from GHL."),
+							 &reflexo_change_origin,
+							 CHANGE_ORIGIN_LOCAL,
+							 change_origin_options,
+							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomStringVariable("reflexo.change_source",
+							   gettext_noop("What delivered the GHL change being applied, for the history."),
+							   NULL,
+							   &reflexo_change_source,
+							   "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("reflexo.outbox_max_attempts",
+							gettext_noop("Attempts after which a failing outbox row is dead."),
+							NULL,
+							&reflexo_outbox_max_attempts,
+							25, 1, 1000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("reflexo.outbox_backoff_cap",
+							gettext_noop("Longest wait between two attempts of an outbox row."),
+							NULL,
+							&reflexo_outbox_backoff_cap,
+							3600, 1, 7 * 24 * 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("reflexo");
+
+	if (process_shared_preload_libraries_in_progress)
+		validation_stats_request_shmem();
 }

@@ -1,5 +1,5 @@
 /*
- * reflexo.h — declarations shared by the reflexo extension's C files.
+ * reflexo.h — settings shared by the reflexo extension's C files.
  */
 #ifndef REFLEXO_H
 #define REFLEXO_H
@@ -14,6 +14,14 @@ typedef enum StrictValidation
 	STRICT_VALIDATION_OFF
 } StrictValidation;
 
+/* reflexo.change_origin: who is changing appointments right now. */
+typedef enum ChangeOrigin
+{
+	CHANGE_ORIGIN_LOCAL,
+	CHANGE_ORIGIN_GHL
+} ChangeOrigin;
+
 extern int	reflexo_strict_validation;
+extern int	reflexo_change_origin;
 
 #endif							/* REFLEXO_H */

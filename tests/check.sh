@@ -31,6 +31,7 @@ make_temp_install "$here/tmp_install" || exit 1
 start_cluster "$here/tmp_check_cluster" <<EOF2 || exit 1
 fsync = off
 max_connections = 50
+shared_preload_libraries = 'reflexo'
 EOF2
 trap 'stop_cluster "$here/tmp_check_cluster"' EXIT
 

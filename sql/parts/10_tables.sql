@@ -83,6 +83,8 @@ CREATE TABLE reflexo.appointments (
   sync_state         reflexo.sync_state NOT NULL DEFAULT 'pending',
   origin             reflexo.origin NOT NULL DEFAULT 'local',
   validation_flags   pg_catalog.text[] NOT NULL DEFAULT '{}',
+  local_changed_at   pg_catalog.timestamptz,
+  ghl_updated_at     pg_catalog.timestamptz,
   created_at         pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
   updated_at         pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
   CONSTRAINT appointments_calendar_fkey FOREIGN KEY (calendar_id, location_id)
@@ -105,13 +107,18 @@ COMMENT ON COLUMN reflexo.appointments.notes IS 'Clinical or booking notes; neve
 COMMENT ON COLUMN reflexo.appointments.status IS 'Life cycle status; cancelled and invalid free the slot.';
 COMMENT ON COLUMN reflexo.appointments.starts_at IS 'Start instant (inclusive).';
 COMMENT ON COLUMN reflexo.appointments.ends_at IS 'End instant (exclusive).';
-COMMENT ON COLUMN reflexo.appointments.sync_state IS 'Whether the latest local change has reached GHL.';
-COMMENT ON COLUMN reflexo.appointments.origin IS 'Where the latest change came from.';
+COMMENT ON COLUMN reflexo.appointments.sync_state IS
+  'pending: a local change still has to reach GHL; synced: GHL has it; failed: the push is dead (see reflexo.outbox).';
+COMMENT ON COLUMN reflexo.appointments.origin IS
+  'Where the latest change came from; set by the guard, not by clients (see reflexo.change_origin).';
 COMMENT ON COLUMN reflexo.appointments.validation_flags IS
   'Rules this row breaks, stored instead of rejected (flexible mode, or changes from GHL): '
   'overlap, outside_hours, closure, too_short, calendar_unavailable.';
+COMMENT ON COLUMN reflexo.appointments.local_changed_at IS
+  'When the appointment last changed here (not from GHL); compared with GHL''s dateUpdated, last writer wins.';
+COMMENT ON COLUMN reflexo.appointments.ghl_updated_at IS 'GHL''s dateUpdated of the latest GHL state known here.';
 COMMENT ON COLUMN reflexo.appointments.created_at IS 'When the row was created.';
-COMMENT ON COLUMN reflexo.appointments.updated_at IS 'When the row last changed.';
+COMMENT ON COLUMN reflexo.appointments.updated_at IS 'When the row last changed, bookkeeping included.';
 
 -- The guard's searches.  Only active appointments hold a slot.  Overlap
 -- searches look back one day from the new start; appointments longer than a

@@ -30,12 +30,12 @@ SELECT is(pg_temp.error_of($$
   '23502', 'without a calendar or a default one the booking is refused as not null');
 
 -- changes from GHL are stored, flagged
-INSERT INTO reflexo.appointments (calendar_id, origin, starts_at, ends_at)
-VALUES (205, 'ghl', '2026-03-10 16:00-05', '2026-03-10 17:00-05');
+SELECT pg_temp.from_ghl($$INSERT INTO reflexo.appointments (calendar_id, starts_at, ends_at)
+                           VALUES (205, '2026-03-10 16:00-05', '2026-03-10 17:00-05')$$);
 SELECT is((SELECT validation_flags FROM reflexo.appointments WHERE calendar_id = 205), '{calendar_unavailable}',
           'a GHL booking on an inactive calendar is stored and flagged');
-SELECT is(pg_temp.error_of($$
-  INSERT INTO reflexo.appointments (calendar_id, origin, starts_at, ends_at) VALUES (999, 'ghl', now(), now() + '1h')$$)->>'sqlstate',
+SELECT is(pg_temp.error_of($$SELECT pg_temp.from_ghl('
+  INSERT INTO reflexo.appointments (calendar_id, starts_at, ends_at) VALUES (999, now(), now() + ''1h'')')$$)->>'sqlstate',
   '23503', 'a GHL booking on an unknown calendar cannot be stored');
 
 -- deactivating later does not break existing bookings; moving them is checked

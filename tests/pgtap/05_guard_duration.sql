@@ -24,8 +24,8 @@ SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, star
                                VALUES (207, '2026-10-25 00:50Z', '2026-10-25 01:05Z')$$), NULL,
           'a 15-minute booking across the fall-back hour is long enough');
 
-INSERT INTO reflexo.appointments (calendar_id, origin, starts_at, ends_at)
-VALUES (202, 'ghl', '2026-03-10 10:00-05', '2026-03-10 10:05-05');
+SELECT pg_temp.from_ghl($$INSERT INTO reflexo.appointments (calendar_id, starts_at, ends_at)
+                           VALUES (202, '2026-03-10 10:00-05', '2026-03-10 10:05-05')$$);
 SELECT is((SELECT validation_flags FROM reflexo.appointments WHERE calendar_id = 202), '{too_short}',
           'a short GHL booking is stored and flagged');
 

@@ -55,8 +55,8 @@ SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '16:30', '17:30', 'x', NUL
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(202, '17:00', '18:00', 'x', NULL, '2026-03-12')$$), NULL,
           'a closure ends where it says');
 
-INSERT INTO reflexo.appointments (calendar_id, origin, starts_at, ends_at)
-VALUES (201, 'ghl', '2026-03-11 21:00-05', '2026-03-11 22:00-05');
+SELECT pg_temp.from_ghl($$INSERT INTO reflexo.appointments (calendar_id, starts_at, ends_at)
+                           VALUES (201, '2026-03-11 21:00-05', '2026-03-11 22:00-05')$$);
 SELECT is((SELECT validation_flags FROM reflexo.appointments WHERE origin = 'ghl'), '{outside_hours,closure}',
           'a GHL booking outside hours and on a holiday is stored and flagged');
 

@@ -35,8 +35,9 @@ SELECT is((SELECT validation_flags FROM reflexo.appointments WHERE title = 'Almu
 SET LOCAL reflexo.strict_validation = location;
 
 -- GHL is the source of truth for its own changes
-SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, title, assigned_user_id, origin, starts_at, ends_at)
-                               VALUES (202, 'Desde GHL', 'ana', 'ghl', '2026-03-10 14:30-05', '2026-03-10 20:30-05')$$), NULL,
+SELECT is(pg_temp.error_of($$SELECT pg_temp.from_ghl('
+  INSERT INTO reflexo.appointments (calendar_id, title, assigned_user_id, starts_at, ends_at)
+  VALUES (202, ''Desde GHL'', ''ana'', ''2026-03-10 14:30-05'', ''2026-03-10 20:30-05'')')$$), NULL,
           'a GHL booking breaking several rules at a strict location is stored');
 SELECT is((SELECT validation_flags FROM reflexo.appointments WHERE title = 'Desde GHL'), '{overlap,outside_hours}',
           'with every rule it breaks flagged');

@@ -1,0 +1,28 @@
+/*
+ * validation_stats.h — counts of broken booking rules, by kind, in shared
+ * memory.  Counting must survive the rollback of the rejected transaction,
+ * so it cannot live in a table.  Needs shared_preload_libraries = 'reflexo';
+ * without it nothing is counted and the counts read as NULL.
+ */
+#ifndef VALIDATION_STATS_H
+#define VALIDATION_STATS_H
+
+#include "postgres.h"
+
+/* The rules that can be broken; also the names stored in validation_flags. */
+typedef enum ValidationKind
+{
+	VALIDATION_OVERLAP,
+	VALIDATION_OUTSIDE_HOURS,
+	VALIDATION_CLOSURE,
+	VALIDATION_TOO_SHORT,
+	VALIDATION_CALENDAR_UNAVAILABLE,
+	NUM_VALIDATION_KINDS
+} ValidationKind;
+
+extern const char *const validation_kind_names[NUM_VALIDATION_KINDS];
+
+extern void validation_stats_request_shmem(void);
+extern void count_validation(ValidationKind kind, bool rejected);
+
+#endif							/* VALIDATION_STATS_H */
