@@ -199,3 +199,37 @@ format_wall_date(Timestamp wall, char *buf, size_t size)
 	}
 	snprintf(buf, size, "%04d-%02d-%02d", tm.tm_year, tm.tm_mon, tm.tm_mday);
 }
+
+PG_FUNCTION_INFO_V1(reflexo_ghl_time);
+
+/*
+ * ghl_time(instant, zone): the instant as GHL writes times, local time with
+ * its UTC offset, e.g. 2026-03-10T14:00:00-05:00 (whole seconds).
+ */
+Datum
+reflexo_ghl_time(PG_FUNCTION_ARGS)
+{
+	TimestampTz instant = PG_GETARG_TIMESTAMPTZ(0);
+	pg_tz	   *tz = find_time_zone(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	pg_time_t	secs;
+	long		offset;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		buf[64];
+
+	if (TIMESTAMP_NOT_FINITE(instant))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range"),
+				 errdetail("GHL times must be finite.")));
+	secs = to_unix_seconds(instant);
+	offset = pg_localtime(&secs, tz)->tm_gmtoff;
+	if (timestamp2tm(instant + (int64) offset * USECS_PER_SEC, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld",
+			 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 offset < 0 ? '-' : '+', labs(offset) / 3600, labs(offset) % 3600 / 60);
+	PG_RETURN_TEXT_P(cstring_to_text(buf));
+}

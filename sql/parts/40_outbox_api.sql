@@ -1,0 +1,263 @@
+
+-- ---------------------------------------------------------- GHL mapping
+
+-- The two status mappings are inlinable SQL: no SET clause (every operator
+-- and function is schema-qualified instead), and STABLE like enum I/O.
+CREATE FUNCTION reflexo.status_from_ghl(ghl_status pg_catalog.text) RETURNS reflexo.appointment_status
+  LANGUAGE sql STABLE PARALLEL SAFE
+  AS $$
+    SELECT CASE pg_catalog.lower(ghl_status)
+      WHEN 'new' THEN 'scheduled'
+      WHEN 'booked' THEN 'scheduled'
+      WHEN 'scheduled' THEN 'scheduled'
+      WHEN 'confirmed' THEN 'confirmed'
+      WHEN 'active' THEN 'confirmed'
+      WHEN 'cancelled' THEN 'cancelled'
+      WHEN 'canceled' THEN 'cancelled'
+      WHEN 'showed' THEN 'showed'
+      WHEN 'completed' THEN 'showed'
+      WHEN 'noshow' THEN 'noshow'
+      WHEN 'invalid' THEN 'invalid'
+    END::reflexo.appointment_status
+  $$;
+COMMENT ON FUNCTION reflexo.status_from_ghl(pg_catalog.text) IS
+  'GHL appointmentStatus to ours: new, booked -> scheduled; active -> confirmed; completed -> showed; '
+  'confirmed, cancelled, showed, noshow, invalid as such; NULL for anything else.';
+
+CREATE FUNCTION reflexo.status_to_ghl(status reflexo.appointment_status) RETURNS pg_catalog.text
+  LANGUAGE sql STABLE PARALLEL SAFE
+  AS $$
+    SELECT CASE WHEN status OPERATOR(pg_catalog.=) 'scheduled'::reflexo.appointment_status THEN 'new'
+                ELSE status::pg_catalog.text END
+  $$;
+COMMENT ON FUNCTION reflexo.status_to_ghl(reflexo.appointment_status) IS
+  'Our status as a GHL appointmentStatus: scheduled -> new, the others as such.';
+
+CREATE FUNCTION reflexo.ghl_time(instant pg_catalog.timestamptz, zone pg_catalog.text) RETURNS pg_catalog.text
+  AS 'MODULE_PATHNAME', 'reflexo_ghl_time' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION reflexo.ghl_time(pg_catalog.timestamptz, pg_catalog.text) IS
+  'An instant as GHL writes times: ISO 8601 local time with its UTC offset, e.g. 2026-03-10T14:00:00-05:00.';
+
+CREATE FUNCTION reflexo.ghl_timestamp(value pg_catalog.text, zone pg_catalog.text, field pg_catalog.text)
+  RETURNS pg_catalog.timestamptz
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF value IS NULL OR value !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$' THEN
+      RAISE EXCEPTION 'GHL webhook field "%" is not an ISO 8601 time: %', field, coalesce(value, 'missing')
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = 'Times look like 2026-03-10T14:00:00-05:00.',
+              HINT = 'Check what sent this webhook.';
+    END IF;
+    IF value ~ '(Z|z|[+-]\d{2}(:?\d{2})?)$' THEN
+      RETURN value::timestamptz;
+    END IF;
+    RETURN value::timestamp AT TIME ZONE zone;   -- GHL sometimes sends naive local times
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.ghl_timestamp(pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+  'Parses a GHL time: ISO 8601 with an offset, or naive local time in the given zone; 22023 naming the field otherwise.';
+
+-- ------------------------------------------------------ claim and complete
+
+CREATE TYPE reflexo.outbox_job AS (
+  outbox_id          pg_catalog.int8,
+  attempt            pg_catalog.int4,
+  appointment_id     pg_catalog.int8,
+  operation          reflexo.outbox_operation,
+  action             pg_catalog.text,
+  ghl_location_id    pg_catalog.text,
+  ghl_calendar_id    pg_catalog.text,
+  ghl_appointment_id pg_catalog.text,
+  contact_id         pg_catalog.text,
+  starts_at          pg_catalog.timestamptz,
+  ends_at            pg_catalog.timestamptz,
+  body               pg_catalog.jsonb
+);
+COMMENT ON TYPE reflexo.outbox_job IS
+  'A claimed outbox row as the daemon needs it. action is what to do in GHL now: create (POST), update (PUT), '
+  'delete (DELETE), or skip (nothing to tell GHL, e.g. a booking cancelled before GHL ever saw it). '
+  'attempt is the fencing token for complete_outbox and fail_outbox.';
+
+CREATE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
+                                     lease pg_catalog.interval DEFAULT '60 seconds',
+                                     owner pg_catalog.text DEFAULT NULL)
+  RETURNS SETOF reflexo.outbox_job
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    -- PL/pgSQL, not SQL, so that this plan is prepared once per session
+    RETURN QUERY
+    WITH expired AS (
+      -- leases whose daemon died; a leased row is always the head of its appointment
+      SELECT o.id FROM reflexo.outbox o
+      WHERE o.state = 'leased' AND o.leased_until < now()
+      ORDER BY o.leased_until
+      LIMIT claim_outbox.max_rows
+      FOR UPDATE OF o SKIP LOCKED
+    ), waiting AS (
+      -- only the oldest unfinished row of each appointment is eligible, so
+      -- changes of one appointment go out one at a time and in order
+      SELECT o.id FROM reflexo.outbox o
+      WHERE o.state = 'pending' AND o.next_attempt_at <= now()
+        AND NOT EXISTS (SELECT 1 FROM reflexo.outbox e
+                         WHERE e.appointment_id = o.appointment_id AND e.id < o.id AND e.state <> 'done')
+      ORDER BY o.next_attempt_at, o.id
+      LIMIT claim_outbox.max_rows
+      FOR UPDATE OF o SKIP LOCKED
+    ), due AS (
+      SELECT expired.id FROM expired
+      UNION ALL
+      SELECT waiting.id FROM waiting
+      LIMIT claim_outbox.max_rows
+    ), claimed AS (
+      UPDATE reflexo.outbox o
+         SET state = 'leased', attempts = o.attempts + 1, leased_until = now() + claim_outbox.lease,
+             lease_owner = claim_outbox.owner, updated_at = now()
+        FROM due
+       WHERE o.id = due.id
+      RETURNING o.*
+    )
+    SELECT c.id, c.attempts, c.appointment_id, c.operation,
+           CASE
+             WHEN c.operation = 'delete' THEN CASE WHEN g.ghl_id IS NULL THEN 'skip' ELSE 'delete' END
+             WHEN g.ghl_id IS NOT NULL THEN 'update'
+             WHEN (r.row ->> 'status') IN ('cancelled', 'invalid') THEN 'skip'
+             ELSE 'create'
+           END,
+           l.ghl_location_id, cal.ghl_calendar_id, g.ghl_id,
+           r.row ->> 'contact_id', (r.row ->> 'starts_at')::timestamptz, (r.row ->> 'ends_at')::timestamptz,
+           CASE WHEN c.operation = 'delete' THEN '{}'::jsonb
+                ELSE jsonb_strip_nulls(jsonb_build_object(
+                  -- the body of POST /calendars/events/appointments, or of PUT .../{eventId}
+                  -- (no locationId or contactId); notes stay in the clinic
+                  'calendarId', cal.ghl_calendar_id,
+                  'locationId', CASE WHEN g.ghl_id IS NULL THEN l.ghl_location_id END,
+                  'contactId', CASE WHEN g.ghl_id IS NULL THEN r.row ->> 'contact_id' END,
+                  'startTime', reflexo.ghl_time((r.row ->> 'starts_at')::timestamptz, l.timezone),
+                  'endTime', reflexo.ghl_time((r.row ->> 'ends_at')::timestamptz, l.timezone),
+                  'title', nullif(r.row ->> 'title', ''),
+                  'appointmentStatus', reflexo.status_to_ghl((r.row ->> 'status')::reflexo.appointment_status),
+                  'assignedUserId', r.row ->> 'assigned_user_id'))
+           END
+    FROM claimed c
+    LEFT JOIN reflexo.appointments a ON a.id = c.appointment_id
+    CROSS JOIN LATERAL (SELECT CASE WHEN c.operation = 'delete' OR a.id IS NULL THEN c.payload
+                                    ELSE to_jsonb(a) END AS row) r
+    CROSS JOIN LATERAL (SELECT coalesce(a.ghl_appointment_id, c.ghl_appointment_id,
+                                        c.payload ->> 'ghl_appointment_id') AS ghl_id) g
+    JOIN reflexo.locations l ON l.id = c.location_id
+    LEFT JOIN reflexo.calendars cal ON cal.id = (r.row ->> 'calendar_id')::int8
+    ORDER BY c.id;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.claim_outbox(pg_catalog.int4, pg_catalog.interval, pg_catalog.text) IS
+  'Leases up to max_rows due outbox rows (FOR UPDATE SKIP LOCKED; expired leases are reclaimed) and returns them '
+  'as jobs. Never returns a row while an earlier row of the same appointment is unfinished. Call it in its own '
+  'short transaction; push; then complete_outbox or fail_outbox.';
+
+CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
+                                        ghl_appointment_id pg_catalog.text DEFAULT NULL,
+                                        remote_updated_at pg_catalog.timestamptz DEFAULT NULL)
+  RETURNS pg_catalog.bool
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    done reflexo.outbox;
+  BEGIN
+    UPDATE reflexo.outbox o
+       SET state = 'done', completed_at = now(), leased_until = NULL, last_error = NULL, updated_at = now(),
+           ghl_appointment_id = coalesce(complete_outbox.ghl_appointment_id, o.ghl_appointment_id)
+     WHERE o.id = complete_outbox.outbox_id AND o.state = 'leased' AND o.attempts = complete_outbox.attempt
+    RETURNING * INTO done;
+    IF NOT FOUND THEN
+      RETURN false;   -- the lease was lost: another daemon reclaimed the row
+    END IF;
+
+    IF complete_outbox.ghl_appointment_id IS NOT NULL THEN
+      UPDATE reflexo.outbox o SET ghl_appointment_id = complete_outbox.ghl_appointment_id
+       WHERE o.appointment_id = done.appointment_id AND o.state <> 'done' AND o.ghl_appointment_id IS NULL;
+    END IF;
+    UPDATE reflexo.appointments a
+       SET ghl_appointment_id = coalesce(complete_outbox.ghl_appointment_id, a.ghl_appointment_id),
+           sync_state = CASE WHEN EXISTS (SELECT 1 FROM reflexo.outbox o
+                                           WHERE o.appointment_id = a.id AND o.state <> 'done')
+                             THEN 'pending' ELSE 'synced' END::reflexo.sync_state,
+           ghl_updated_at = greatest(a.ghl_updated_at, complete_outbox.remote_updated_at)
+     WHERE a.id = done.appointment_id;
+    RETURN true;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.complete_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.timestamptz) IS
+  'Marks a leased row done after GHL acknowledged it, writing back the GHL id and GHL''s dateUpdated. '
+  'Returns false, changing nothing, if attempt is not the current lease (the row was reclaimed).';
+
+CREATE FUNCTION reflexo.outbox_backoff(attempts pg_catalog.int4) RETURNS pg_catalog.interval
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT make_interval(secs => least(extract(epoch FROM current_setting('reflexo.outbox_backoff_cap')::interval)::float8,
+                                       power(2, least(attempts, 30)))
+                                 * (0.75 + random() * 0.5))
+  $$;
+COMMENT ON FUNCTION reflexo.outbox_backoff(pg_catalog.int4) IS
+  'Wait before the next attempt: 2^attempts seconds, capped by reflexo.outbox_backoff_cap, with +/-25% jitter.';
+
+CREATE FUNCTION reflexo.fail_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
+                                    error_class pg_catalog.text, error pg_catalog.text,
+                                    retry_after pg_catalog.interval DEFAULT NULL)
+  RETURNS reflexo.outbox_state
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    failed reflexo.outbox;
+  BEGIN
+    IF error_class IS NULL OR error_class NOT IN ('retryable', 'permanent') THEN
+      RAISE EXCEPTION 'unknown error class: %', coalesce(error_class, 'NULL')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''retryable'' or ''permanent''.';
+    END IF;
+    UPDATE reflexo.outbox o
+       SET state = CASE WHEN error_class = 'permanent'
+                          OR o.attempts >= current_setting('reflexo.outbox_max_attempts')::int
+                        THEN 'dead' ELSE 'pending' END::reflexo.outbox_state,
+           next_attempt_at = now() + greatest(coalesce(retry_after, '0'), reflexo.outbox_backoff(o.attempts)),
+           leased_until = NULL, last_error = left(error, 2000), updated_at = now()
+     WHERE o.id = fail_outbox.outbox_id AND o.state = 'leased' AND o.attempts = fail_outbox.attempt
+    RETURNING * INTO failed;
+    IF NOT FOUND THEN
+      RETURN NULL;   -- the lease was lost
+    END IF;
+    IF failed.state = 'dead' THEN
+      UPDATE reflexo.appointments SET sync_state = 'failed' WHERE id = failed.appointment_id;
+    END IF;
+    RETURN failed.state;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.fail_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.text, pg_catalog.interval) IS
+  'Records a failed push. retryable: pending again after reflexo.outbox_backoff (or retry_after, if longer) '
+  'until reflexo.outbox_max_attempts; permanent: dead at once. Dead rows hold back later changes of the same '
+  'appointment until requeued. Returns the new state, or NULL if the lease was lost.';
+
+CREATE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFAULT NULL) RETURNS pg_catalog.int4
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    n int;
+  BEGIN
+    WITH revived AS (
+      UPDATE reflexo.outbox o
+         SET state = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+       WHERE o.state = 'dead' AND (requeue_outbox.outbox_id IS NULL OR o.id = requeue_outbox.outbox_id)
+      RETURNING o.appointment_id
+    ), marked AS (
+      UPDATE reflexo.appointments a SET sync_state = 'pending'
+       WHERE a.id IN (SELECT appointment_id FROM revived)
+    )
+    SELECT count(*) INTO n FROM revived;
+    IF n > 0 THEN
+      NOTIFY reflexo_outbox;
+    END IF;
+    RETURN n;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.requeue_outbox(pg_catalog.int8) IS
+  'Gives dead outbox rows (one, or all when NULL) a fresh set of attempts; returns how many.';
