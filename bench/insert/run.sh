@@ -14,9 +14,11 @@ seconds=${BENCH_SECONDS:-10}
 rounds=${BENCH_ROUNDS:-3}
 clients=${BENCH_CLIENTS:-2}
 latency_inserts=${BENCH_LATENCY_INSERTS:-4000}
-variants=(guard plain plpgsql exclusion)
-declare -A table=([guard]=reflexo.appointments [plain]=bench.plain
+variants=(full guard plain plpgsql exclusion)
+declare -A table=([full]=reflexo.appointments [guard]=reflexo.appointments [plain]=bench.plain
                   [plpgsql]=bench.plpgsql [exclusion]=bench.exclusion)
+# "guard" is the rules alone; "full" adds the outbox and history triggers, as in production
+declare -A sync_triggers=([full]=ENABLE [guard]=DISABLE [plain]=DISABLE [plpgsql]=DISABLE [exclusion]=DISABLE)
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -d "$db" -v ON_ERROR_STOP=1 -f setup.sql >/dev/null
@@ -34,7 +36,9 @@ done
 load() {
 	local v=$1 rows=$2 first=$3
 	psql -X -q -d "$db" -v ON_ERROR_STOP=1 <<SQL
-TRUNCATE ${table[$v]};
+ALTER TABLE reflexo.appointments ${sync_triggers[$v]} TRIGGER appointments_outbox,
+                                 ${sync_triggers[$v]} TRIGGER appointments_history;
+TRUNCATE ${table[$v]}, reflexo.outbox, reflexo.appointment_history;
 SET session_replication_role = replica; -- valid by construction: skip triggers
 INSERT INTO ${table[$v]} (location_id, calendar_id, assigned_user_id, title, starts_at, ends_at)
 SELECT 1, 1 + g % 200, 'therapist-' || (g % 200), 'existing', t, t + interval '45 minutes'
@@ -78,7 +82,7 @@ echo "insert latency by table size: 1 client, $latency_inserts inserts between e
 printf '| variant | existing rows | latency avg (ms) |\n|---|---|---|\n'
 declare -A latency
 for size in 10000 1000000; do
-	for v in guard plain; do
+	for v in full guard plain; do
 		load "$v" "$size" '2027-01-04 00:00-05'
 		ms=$(pgbench -n -M prepared -c 1 -t "$latency_inserts" -D slots=$((size / 200)) \
 			-f "$scripts/${v}_between.sql" "$db" | awk '/^latency average/ { print $4 }')
