@@ -53,6 +53,17 @@ include $(PGXS)
 sql/reflexo--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@
 
+# make builds the daemons too; the end-to-end tests use their sanitizer build.
+all: daemon
+.PHONY: daemon daemon-asan clean-daemon
+daemon:
+	$(MAKE) -C daemon
+daemon-asan:
+	$(MAKE) -C daemon SANITIZE=1
+clean: clean-daemon
+clean-daemon:
+	$(MAKE) -C daemon clean
+
 # installcheck runs every suite against the server in PGHOST/PGPORT; the
 # TAP suites start their own clusters from the installation PG_CONFIG names.
 installcheck: installcheck-pgtap installcheck-isolation installcheck-tap installcheck-unit
@@ -65,15 +76,18 @@ installcheck-isolation:
 	$(pg_isolation_regress_installcheck) --inputdir=tests/isolation \
 		--dbname=reflexo_isolation --load-extension=reflexo $(ISOLATION_SPECS)
 
-installcheck-tap:
+installcheck-tap: daemon-asan
 	$(prove_installcheck)
 
 unit: $(UNIT_TESTS)
 installcheck-unit: unit
 	$(PROVE) $(UNIT_TESTS)
 
+UNIT_CFLAGS = -Wall -Wextra -Werror -g -D_GNU_SOURCE -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -Itests/unit
 tests/unit/test_week_schedule.test: tests/unit/test_week_schedule.c extension/week_schedule.c
-	$(CC) -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-		-Iextension -Itests/unit -o $@ $^
+	$(CC) $(UNIT_CFLAGS) -Iextension -o $@ $^
+tests/unit/test_iso_time.test: tests/unit/test_iso_time.c daemon/iso_time.c
+	$(CC) $(UNIT_CFLAGS) -Idaemon -o $@ $^
 
 endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target (tests/fuzz/fuzz_*.c) with AddressSanitizer
-# and UndefinedBehaviorSanitizer, and runs each for FUZZ_SECONDS (default 60)
-# from its seed corpus.  Any crash, leak or sanitizer report fails the run.
+# (leaks included) and UndefinedBehaviorSanitizer, and runs each for
+# FUZZ_SECONDS (default 60) from its seed corpus in tests/fuzz/corpus/.
+# Any crash, leak or sanitizer report fails the run and keeps a reproducer.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -9,18 +10,33 @@ seconds=${FUZZ_SECONDS:-60}
 out=${FUZZ_OUT:-tmp_fuzz}
 mkdir -p "$out"
 
+daemon_pkgs="libmicrohttpd jansson libcurl libcrypto"
+
+# what each target is built from
+sources_of() {
+	case $1 in
+		week_schedule) echo "-Iextension extension/week_schedule.c" ;;
+		sim_request)
+			echo "-Idaemon $(pkg-config --cflags $daemon_pkgs)" \
+				$(ls daemon/sim_*.c | grep -v -e sim_main.c -e sim_http.c) \
+				daemon/log.c daemon/iso_time.c daemon/token_bucket.c daemon/webhook_signature.c \
+				"$(pkg-config --libs $daemon_pkgs) -lpthread"
+			;;
+		*) echo "no sources known for fuzz target $1" >&2; return 1 ;;
+	esac
+}
+
 echo "+++ fuzzing, ${seconds}s per target +++"
 for source in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$source" .c)
 	target=${name#fuzz_}
-	sources=("$source")
-	[[ -f extension/$target.c ]] && sources+=("extension/$target.c")
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iextension -o "$out/$name" "${sources[@]}"
+	# shellcheck disable=SC2046
+	clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o "$out/$name" "$source" $(sources_of "$target")
 	corpus=$out/corpus-$target
 	mkdir -p "$corpus"
-	[[ -d tests/fuzz/corpus/$target ]] && cp -n tests/fuzz/corpus/"$target"/* "$corpus"/ 2>/dev/null || true
-	if ! "$out/$name" -max_total_time="$seconds" -max_len=4096 -print_final_stats=0 \
+	cp -n tests/fuzz/corpus/"$target"/* "$corpus"/ 2>/dev/null || true
+	if ! "$out/$name" -max_total_time="$seconds" -max_len=4096 -print_final_stats=0 -timeout=10 \
 		-artifact_prefix="$out/$name-" "$corpus" >"$out/$name.log" 2>&1; then
 		tail -40 "$out/$name.log"
 		echo "fuzz $target: FAILED (reproducer saved under $out/)"
