@@ -62,6 +62,7 @@ COMMENT ON FUNCTION reflexo.ghl_timestamp(pg_catalog.text, pg_catalog.text, pg_c
 
 CREATE TYPE reflexo.outbox_job AS (
   outbox_id          pg_catalog.int8,
+  location_id        pg_catalog.int8,
   attempt            pg_catalog.int4,
   appointment_id     pg_catalog.int8,
   operation          reflexo.outbox_operation,
@@ -118,7 +119,7 @@ CREATE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
        WHERE o.id = due.id
       RETURNING o.*
     )
-    SELECT c.id, c.attempts, c.appointment_id, c.operation,
+    SELECT c.id, c.location_id, c.attempts, c.appointment_id, c.operation,
            CASE
              WHEN c.operation = 'delete' THEN CASE WHEN g.ghl_id IS NULL THEN 'skip' ELSE 'delete' END
              WHEN g.ghl_id IS NOT NULL THEN 'update'
@@ -261,3 +262,53 @@ CREATE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFAULT NULL) R
   $$;
 COMMENT ON FUNCTION reflexo.requeue_outbox(pg_catalog.int8) IS
   'Gives dead outbox rows (one, or all when NULL) a fresh set of attempts; returns how many.';
+
+CREATE FUNCTION reflexo.release_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
+                                       not_before pg_catalog.interval DEFAULT '0')
+  RETURNS pg_catalog.bool
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    UPDATE reflexo.outbox o
+       SET state = 'pending', attempts = o.attempts - 1, leased_until = NULL, updated_at = now(),
+           next_attempt_at = now() + greatest(release_outbox.not_before, '0')
+     WHERE o.id = release_outbox.outbox_id AND o.state = 'leased' AND o.attempts = release_outbox.attempt;
+    RETURN FOUND;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.release_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.interval) IS
+  'Gives a leased row back untried (e.g. its location is rate limited): pending again after not_before, '
+  'without spending an attempt. Returns false if the lease was lost.';
+
+CREATE FUNCTION reflexo.finish_outbox(results pg_catalog.jsonb) RETURNS pg_catalog.int4
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r jsonb;
+    kept int := 0;
+    ok bool;
+  BEGIN
+    FOR r IN SELECT value FROM jsonb_array_elements(results) LOOP
+      CASE r ->> 'outcome'
+        WHEN 'done' THEN
+          ok := reflexo.complete_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
+                                        r ->> 'ghl_appointment_id', (r ->> 'remote_updated_at')::timestamptz);
+        WHEN 'retryable', 'permanent' THEN
+          ok := reflexo.fail_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int, r ->> 'outcome',
+                                    coalesce(r ->> 'error', 'unknown error'),
+                                    make_interval(secs => coalesce((r ->> 'retry_after_ms')::float8, 0) / 1000))
+                IS NOT NULL;
+        WHEN 'release' THEN
+          ok := reflexo.release_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
+                                       make_interval(secs => coalesce((r ->> 'retry_after_ms')::float8, 0) / 1000));
+        ELSE
+          RAISE EXCEPTION 'unknown outcome %', r ->> 'outcome' USING ERRCODE = 'invalid_parameter_value';
+      END CASE;
+      kept := kept + ok::int;
+    END LOOP;
+    RETURN kept;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.finish_outbox(pg_catalog.jsonb) IS
+  'Records many push results in one call: [{"outbox_id", "attempt", "outcome": done|retryable|permanent|release, '
+  '"ghl_appointment_id", "remote_updated_at", "error", "retry_after_ms"}]. Returns how many leases were still held.';

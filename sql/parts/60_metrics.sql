@@ -24,6 +24,22 @@ COMMENT ON FUNCTION reflexo.record_ghl_operation(pg_catalog.text, pg_catalog.boo
   'Counts one GHL API call in the per-minute statistics: operation, outcome, duration, attempt number and the '
   'X-RateLimit-Remaining it reported.';
 
+CREATE FUNCTION reflexo.record_ghl_operations(operations pg_catalog.jsonb) RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    o jsonb;
+  BEGIN
+    FOR o IN SELECT value FROM jsonb_array_elements(operations) LOOP
+      PERFORM reflexo.record_ghl_operation(o ->> 'operation', (o ->> 'success')::bool,
+                                           (o ->> 'duration_ms')::float8, coalesce((o ->> 'attempt')::int, 1),
+                                           (o ->> 'rate_limit_remaining')::int);
+    END LOOP;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.record_ghl_operations(pg_catalog.jsonb) IS
+  'record_ghl_operation for a batch: [{"operation", "success", "duration_ms", "attempt", "rate_limit_remaining"}].';
+
 CREATE FUNCTION reflexo.metrics_ghl(since pg_catalog.interval DEFAULT '24 hours') RETURNS pg_catalog.jsonb
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
