@@ -99,6 +99,8 @@ typedef struct SimStore
 	int			inbox_fail_next;
 	int			inbox_fail_status;
 	int64_t		unauthorized;
+	int64_t		refresh_grants; /* successful /oauth/token refresh_token grants */
+	int64_t		code_grants;	/* successful authorization_code grants */
 } SimStore;
 
 extern SimStore store;

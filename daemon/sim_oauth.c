@@ -135,5 +135,9 @@ oauth_token(const SimRequest *request, SimResponse *response)
 	}
 	token = store_issue_token(location, scope, store.config.token_ttl_s, "oauth", true);
 	free(scope);
+	if (strcmp(grant, "refresh_token") == 0)
+		store.refresh_grants++;
+	else
+		store.code_grants++;
 	respond_json(response, 200, token);
 }

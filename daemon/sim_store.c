@@ -119,6 +119,7 @@ store_load(json_t *seed, char *error, size_t error_size)
 	replace(&store.inbox, json_array());
 	store.inbox_fail_next = 0;
 	store.unauthorized = 0;
+	store.refresh_grants = store.code_grants = 0;
 
 	json_array_foreach(locations, index, location)
 	{
@@ -293,7 +294,7 @@ store_state(void)
 	json_object_foreach(store.appointments, id, event)
 		json_array_append(appointments, event);
 
-	return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:I, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:I, s:{s:I, s:I}, s:o, s:o, s:o}",
 					 "locations", locations,
 					 "appointments", appointments,
 					 "appointment_count", (json_int_t) json_object_size(store.appointments),
@@ -301,6 +302,8 @@ store_state(void)
 					 "requests", requests,
 					 "rate_limited", limited,
 					 "unauthorized", (json_int_t) store.unauthorized,
+					 "oauth", "refresh_grants", (json_int_t) store.refresh_grants,
+					 "code_grants", (json_int_t) store.code_grants,
 					 "duplicate_creates", duplicate_creates(),
 					 "webhooks", webhooks_state(),
 					 "faults", faults_get());
