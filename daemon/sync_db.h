@@ -1,0 +1,31 @@
+/*
+ * sync_db.h — reflexo-sync's database connections (libpq): connect with
+ * keepalives, reconnect with backoff and jitter, and notice lost connections.
+ */
+#ifndef REFLEXO_SYNC_DB_H
+#define REFLEXO_SYNC_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Db
+{
+	PGconn	   *conn;
+	char	   *conninfo;
+	const char *role;			/* "listen", "worker", "http": for logs and application_name */
+	int64_t		retry_at_ms;
+	int			backoff_ms;
+	bool		fresh;			/* connected since the owner last looked */
+} Db;
+
+extern void db_init(Db *db, const char *conninfo, const char *role);
+extern void db_close(Db *db);
+extern bool db_ready(Db *db);
+extern PGresult *db_query(Db *db, const char *sql, int nparams, const char *const *values);
+extern bool db_command(Db *db, const char *sql, int nparams, const char *const *values);
+extern int	db_socket(Db *db);
+extern int	db_notifications(Db *db, bool *calendars);
+extern bool db_fail(Db *db, PGresult *result, const char *what);
+
+#endif							/* REFLEXO_SYNC_DB_H */
