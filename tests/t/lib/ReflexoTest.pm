@@ -17,7 +17,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(repo_root binary start_sim http_request json_of schema_errors wait_until decode_json encode_json
+our @EXPORT = qw(repo_root binary start_sim new_node load_sim_calendars start_daemon wait_for_value book http_request json_of schema_errors wait_until decode_json encode_json
   sanitizer_clean);
 
 my $json = JSON::PP->new->canonical->allow_nonref;
@@ -43,6 +43,17 @@ sub binary
 }
 
 # Polls $check->() every 50 ms until it returns true or $seconds pass.
+# A new log file next to the test's own logs (kept after the run, for failures).
+my $logs = 0;
+
+sub log_path
+{
+	my ($name) = @_;
+	my $dir = $PostgreSQL::Test::Utils::log_path // tempdir(CLEANUP => 1);
+	(my $test = $0) =~ s{.*/|\.pl$}{}g;
+	return sprintf('%s/%s_%s_%d.log', $dir, $test, $name, ++$logs);
+}
+
 sub wait_until
 {
 	my ($check, $seconds) = @_;
@@ -167,7 +178,7 @@ sub start_sim
 	my (%args) = @_;
 	my $port = PostgreSQL::Test::Cluster::get_free_port();
 	my $dir = tempdir(CLEANUP => 1);
-	my $log = "$dir/ghl-sim.log";
+	my $log = log_path('ghl-sim');
 	my @command = (binary('ghl-sim', 'REFLEXO_GHL_SIM'), '--listen', "127.0.0.1:$port",
 		'--keys-dir', "$dir/keys", '--log-level', 'debug', @{ $args{options} // [] });
 	local $ENV{ASAN_OPTIONS} = 'detect_leaks=1:abort_on_error=0';
@@ -183,6 +194,141 @@ sub start_sim
 	wait_until(sub { http_request('GET', "$sim->{url}/_sim/state")->{status} == 200 })
 	  or BAIL_OUT("ghl-sim did not start: " . PostgreSQL::Test::Utils::slurp_file($log));
 	return $sim;
+}
+
+# A cluster with reflexo installed and preloaded (for its rule counters).
+sub new_node
+{
+	my ($name) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'reflexo'\nfsync = off\nmax_connections = 50\n");
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION reflexo');
+	return $node;
+}
+
+# The simulator's demo location and calendars, as the daemon's calendar sync would load them.
+sub load_sim_calendars
+{
+	my ($node, $sim, $location) = @_;
+	$location //= 'SimLocation000000001';
+	my $list = $sim->api('GET', "/calendars/?locationId=$location",
+		token => $sim->token(location_id => $location)->{access_token})->{content};
+	$node->safe_psql('postgres', "SELECT reflexo.ensure_location('$location');"
+		  . "SELECT count(*) FROM reflexo.upsert_ghl_calendars('$location', \$json\$$list\$json\$)");
+	return;
+}
+
+# Books n appointments on the simulator's two calendars, on weekdays from a
+# Monday on, ten slots a day at 08-12 and 14-18 (the demo clinic closes
+# 13-14), skipping the first `skip` slots; returns nothing.
+sub book
+{
+	my ($node, $n, %opts) = @_;
+	my $monday = $opts{monday} // '2026-06-01';
+	my $skip = $opts{skip} // 0;
+	$node->safe_psql('postgres', qq{
+INSERT INTO reflexo.appointments (calendar_id, contact_id, title, starts_at, ends_at)
+SELECT c.id, 'contact-' || k, 'Cita ' || k, t AT TIME ZONE 'America/Lima', (t + interval '30 minutes') AT TIME ZONE 'America/Lima'
+  FROM generate_series($skip, $skip + $n - 1) k
+ CROSS JOIN LATERAL (SELECT k / 2 AS slot, CASE WHEN k % 2 = 0 THEN 'SimCalFisio000000001' ELSE 'SimCalEvaluacion0001' END AS cal) p
+ CROSS JOIN LATERAL (SELECT '$monday'::date + (p.slot / 50) * interval '7 days' + (p.slot % 50 / 10) * interval '1 day'
+                            + (8 + p.slot % 10 + (p.slot % 10 >= 5)::int) * interval '1 hour' AS t) s
+  JOIN reflexo.calendars c ON c.ghl_calendar_id = p.cal});
+	return;
+}
+
+# Polls a query until it returns the expected value (or the seconds pass); returns the last value.
+sub wait_for_value
+{
+	my ($node, $query, $expected, $seconds) = @_;
+	my $value;
+	wait_until(sub { $value = $node->safe_psql('postgres', $query); $value eq $expected }, $seconds // 30);
+	return $value;
+}
+
+my $test_key = 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=';
+
+# Starts reflexo-sync against a cluster and the simulator; stop with $daemon->stop.
+sub start_daemon
+{
+	my (%args) = @_;
+	my ($node, $sim) = @args{qw(node sim)};
+	my $log = $args{log} // log_path('reflexo-sync');
+	my $http_port = $args{http_port} // PostgreSQL::Test::Cluster::get_free_port();
+	my %env = (
+		DATABASE_URL => $node->connstr('postgres'),
+		GHL_API_BASE => $sim->url,
+		GHL_CLIENT_ID => 'sim-client-id',
+		GHL_CLIENT_SECRET => 'sim-client-secret',
+		GHL_LOCATION_ID => 'SimLocation000000001',
+		REFLEXO_TOKEN_KEY => $test_key,
+		REFLEXO_HTTP_ADDR => "127.0.0.1:$http_port",
+		REFLEXO_POLL_MS => 200,
+		REFLEXO_LOG_LEVEL => 'debug',
+		%{ $args{env} // {} });
+	local $ENV{ASAN_OPTIONS} = 'detect_leaks=1:abort_on_error=0';
+	my $pid = fork() // die "fork: $!";
+	if ($pid == 0)
+	{
+		$ENV{$_} = $env{$_} for keys %env;
+		open(STDERR, '>>', $log) or die "cannot write $log: $!";
+		open(STDOUT, '>>', $log) or die;
+		exec(binary('reflexo-sync', 'REFLEXO_SYNC'), @{ $args{options} // [] }) or die "exec: $!";
+	}
+	return bless { pid => $pid, log => $log, url => "http://127.0.0.1:$http_port", port => $http_port },
+	  'ReflexoTest::Daemon';
+}
+
+package ReflexoTest::Daemon;
+
+use POSIX ':sys_wait_h';
+
+sub url { $_[0]{url} }
+sub log_file { $_[0]{log} }
+sub pid { $_[0]{pid} }
+
+# Sends a signal and waits for the exit; returns the exit status (or the signal + 128).
+sub stop
+{
+	my ($self, $signal, $seconds) = @_;
+	return $self->{status} if exists $self->{status};
+	kill($signal // 'TERM', $self->{pid});
+	return $self->wait_exit($seconds // 60);
+}
+
+sub wait_exit
+{
+	my ($self, $seconds) = @_;
+	my $deadline = time() + ($seconds // 60);
+	while (waitpid($self->{pid}, WNOHANG) == 0)
+	{
+		if (time() > $deadline)
+		{
+			kill 'KILL', $self->{pid};
+			waitpid($self->{pid}, 0);
+			return $self->{status} = 'timeout';
+		}
+		Time::HiRes::usleep(50_000);
+	}
+	return $self->{status} = ($? & 127) ? 128 + ($? & 127) : $? >> 8;
+}
+
+sub running
+{
+	my ($self) = @_;
+	return !exists $self->{status} && waitpid($self->{pid}, WNOHANG) == 0;
+}
+
+sub DESTROY
+{
+	my ($self) = @_;
+	if (!exists $self->{status} && $self->{pid})
+	{
+		kill 'KILL', $self->{pid};
+		waitpid($self->{pid}, 0);
+	}
 }
 
 package ReflexoTest::Sim;
