@@ -89,5 +89,10 @@ tests/unit/test_week_schedule.test: tests/unit/test_week_schedule.c extension/we
 	$(CC) $(UNIT_CFLAGS) -Iextension -o $@ $^
 tests/unit/test_iso_time.test: tests/unit/test_iso_time.c daemon/iso_time.c
 	$(CC) $(UNIT_CFLAGS) -Idaemon -o $@ $^
+tests/unit/test_token_crypto.test: tests/unit/test_token_crypto.c daemon/token_crypto.c
+	$(CC) $(UNIT_CFLAGS) -Idaemon -o $@ $^ -lcrypto
+tests/unit/test_ghl_client.test: tests/unit/test_ghl_client.c daemon/ghl_client.c daemon/iso_time.c
+	$(CC) $(UNIT_CFLAGS) -Idaemon $$(pkg-config --cflags jansson libcurl) -o $@ $^ \
+		$$(pkg-config --libs jansson libcurl)
 
 endif

@@ -1,9 +1,11 @@
 /*
  * ghl_client.c — libcurl multi wrapper: request bodies are copied, response
- * bodies and the X-RateLimit-* headers collected, JSON parsed with jansson.
+ * bodies collected, the X-RateLimit-* headers read with libcurl's header API
+ * and JSON parsed with jansson.
  */
 #include "ghl_client.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,45 +113,70 @@ collect_body(char *data, size_t size, size_t n, void *user)
 	return len;
 }
 
-static bool
-header_value(const char *line, size_t len, const char *name, long *value)
+bool
+ghl_parse_count(const char *text, long *value)
 {
-	size_t		n = strlen(name);
-	char		digits[32];
-	size_t		k = 0;
+	char	   *end;
+	long		v;
 
-	if (len <= n + 1 || strncasecmp(line, name, n) != 0 || line[n] != ':')
+	if (text == NULL)
 		return false;
-	for (size_t i = n + 1; i < len && k < sizeof(digits) - 1; i++)
-		if (line[i] >= '0' && line[i] <= '9')
-			digits[k++] = line[i];
-		else if (k > 0)
-			break;
-	digits[k] = '\0';
-	if (k == 0)
+	while (*text == ' ' || *text == '\t')
+		text++;
+	if (*text < '0' || *text > '9')
 		return false;
-	*value = strtol(digits, NULL, 10);
+	errno = 0;
+	v = strtol(text, &end, 10);
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (errno != 0 || *end != '\0' || v > INT32_MAX)
+		return false;
+	*value = v;
 	return true;
 }
 
-static size_t
-collect_header(char *line, size_t size, size_t n, void *user)
+int64_t
+ghl_parse_retry_after(const char *text, time_t now)
 {
-	Transfer   *t = user;
-	size_t		len = size * n;
-	long		v;
+	const int64_t max_seconds = 86400;	/* no server may park us longer than a day */
+	long		seconds;
+	time_t		when;
 
-	if (header_value(line, len, "X-RateLimit-Remaining", &v))
-		t->response.rate_remaining = (int) v;
-	else if (header_value(line, len, "X-RateLimit-Max", &v))
-		t->response.rate_max = (int) v;
-	else if (header_value(line, len, "X-RateLimit-Interval-Milliseconds", &v))
-		t->response.rate_interval_ms = (int) v;
-	else if (header_value(line, len, "X-RateLimit-Daily-Remaining", &v))
-		t->response.daily_remaining = (int) v;
-	else if (header_value(line, len, "Retry-After", &v))
-		t->response.retry_after_ms = v * 1000;
-	return len;
+	if (!ghl_parse_count(text, &seconds))
+	{
+		/* or an HTTP date */
+		when = text ? curl_getdate(text, NULL) : -1;
+		if (when < 0)
+			return -1;
+		seconds = when > now ? (long) ((int64_t) when - now < max_seconds ? when - now : max_seconds) : 0;
+	}
+	return (seconds < max_seconds ? seconds : max_seconds) * 1000;
+}
+
+/* An integer header of the final answer, or -1. */
+static long
+header_count(CURL *easy, const char *name)
+{
+	struct curl_header *h;
+	long		value;
+
+	if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !ghl_parse_count(h->value, &value))
+		return -1;
+	return value;
+}
+
+static void
+read_limits(CURL *easy, GhlResponse *response)
+{
+	struct curl_header *h;
+
+	response->rate_remaining = (int) header_count(easy, "X-RateLimit-Remaining");
+	response->rate_max = (int) header_count(easy, "X-RateLimit-Max");
+	response->rate_interval_ms = (int) header_count(easy, "X-RateLimit-Interval-Milliseconds");
+	response->daily_remaining = (int) header_count(easy, "X-RateLimit-Daily-Remaining");
+	response->retry_after_ms = -1;
+	if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+		response->retry_after_ms = ghl_parse_retry_after(h->value, time(NULL));
 }
 
 bool
@@ -166,9 +193,6 @@ ghl_client_send(GhlClient *client, const GhlCall *call, GhlCallback callback, vo
 	}
 	t->callback = callback;
 	t->context = context;
-	t->response.rate_remaining = t->response.rate_max = t->response.rate_interval_ms = -1;
-	t->response.daily_remaining = -1;
-	t->response.retry_after_ms = -1;
 	t->started_ms = monotonic_ms();
 
 	t->headers = curl_slist_append(t->headers, "Accept: application/json");
@@ -216,8 +240,6 @@ ghl_client_send(GhlClient *client, const GhlCall *call, GhlCallback callback, vo
 	curl_easy_setopt(t->easy, CURLOPT_SHARE, client->share);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, collect_header);
-	curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->response.error_text);
 	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
 	curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "reflexo-sync/0.1.0");
@@ -271,6 +293,7 @@ ghl_client_dispatch(GhlClient *client)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
 		t->response.error = msg->data.result;
+		read_limits(t->easy, &t->response);
 		if (t->response.error == CURLE_OK)
 			curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->response.status);
 		else if (t->response.error_text[0] == '\0')

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef struct GhlResponse
 {
@@ -57,5 +58,11 @@ extern void ghl_client_wakeup(GhlClient *client);
 extern char *ghl_error_message(const GhlResponse *response);
 
 extern char *url_escape(const char *text);
+
+/* A header's non-negative integer ("42"), strictly; false for anything else. */
+extern bool ghl_parse_count(const char *text, long *value);
+
+/* Retry-After (seconds or an HTTP date) in milliseconds from now, at most a day; -1 if unreadable. */
+extern int64_t ghl_parse_retry_after(const char *text, time_t now);
 
 #endif							/* REFLEXO_GHL_CLIENT_H */

@@ -14,6 +14,7 @@
 #include "sim.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,10 @@ is_epoch_ms(const char *text, int64_t *value)
 	for (const char *p = text; *p; p++)
 		if (!isdigit((unsigned char) *p))
 			return false;
+	errno = 0;
 	*value = strtoll(text, &end, 10);
-	return *end == '\0';
+	/* up to the end of year 9999, like any date GHL stores */
+	return errno == 0 && *end == '\0' && *value <= 253402300799999LL;
 }
 
 static bool
