@@ -87,6 +87,7 @@ struct Location
 	int64_t		auth_retry_ms;
 	bool		holds_lock;
 	char	   *broken_reason;
+	bool		held_back;		/* rows given back while broken: call them back once it works */
 	TokenBucket bucket;
 	int64_t		paused_until_ms;
 	bool		limits_known;	/* GHL's X-RateLimit-* headers seen: until then, one request at a time */
@@ -130,8 +131,9 @@ extern void daemon_record_operation(Daemon *d, const char *operation, bool succe
 
 /* sync_locations.c */
 extern Location *location_for(Daemon *d, const char *ghl_id);
-extern void location_bootstrap(Daemon *d);
+extern bool location_bootstrap(Daemon *d, bool replace);
 extern void location_refresh(Daemon *d, Location *loc);
+extern void location_credentials_changed(Daemon *d, const char *ghl_id);
 extern void location_tick(Daemon *d);
 extern void location_seen_limits(Daemon *d, Location *loc, const GhlResponse *response);
 extern void locations_free(Daemon *d);

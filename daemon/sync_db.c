@@ -139,27 +139,23 @@ db_socket(Db *db)
 	return db->conn ? PQsocket(db->conn) : -1;
 }
 
-/* NOTIFYs received since last time (-1 if the connection broke). */
-int
-db_notifications(Db *db, bool *calendars)
+/* Hands each NOTIFY received to the handler; false if the connection broke. */
+bool
+db_notifications(Db *db, NotifyHandler handler, void *context)
 {
 	PGnotify   *notify;
-	int			n = 0;
 
 	if (db->conn == NULL)
-		return -1;
+		return false;
 	if (!PQconsumeInput(db->conn))
 	{
 		lost(db, PQerrorMessage(db->conn));
-		return -1;
+		return false;
 	}
 	while ((notify = PQnotifies(db->conn)) != NULL)
 	{
-		if (strcmp(notify->relname, "reflexo_calendars") == 0)
-			*calendars = true;
-		else
-			n++;
+		handler(context, notify->relname, notify->extra);
 		PQfreemem(notify);
 	}
-	return n;
+	return true;
 }

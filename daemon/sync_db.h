@@ -25,7 +25,8 @@ extern bool db_ready(Db *db);
 extern PGresult *db_query(Db *db, const char *sql, int nparams, const char *const *values);
 extern bool db_command(Db *db, const char *sql, int nparams, const char *const *values);
 extern int	db_socket(Db *db);
-extern int	db_notifications(Db *db, bool *calendars);
+typedef void (*NotifyHandler) (void *context, const char *channel, const char *payload);
+extern bool db_notifications(Db *db, NotifyHandler handler, void *context);
 extern bool db_fail(Db *db, PGresult *result, const char *what);
 
 #endif							/* REFLEXO_SYNC_DB_H */

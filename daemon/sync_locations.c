@@ -221,30 +221,37 @@ location_for(Daemon *d, const char *ghl_id)
 	return loc;
 }
 
-/* Stores GHL_ACCESS_TOKEN/GHL_REFRESH_TOKEN for GHL_LOCATION_ID if nothing is stored yet. */
-void
-location_bootstrap(Daemon *d)
+/*
+ * Stores GHL_ACCESS_TOKEN/GHL_REFRESH_TOKEN for GHL_LOCATION_ID: at start only
+ * if nothing is stored yet; with replace (--store-token), always.  False if
+ * the database could not take them.
+ */
+bool
+location_bootstrap(Daemon *d, bool replace)
 {
 	Config	   *c = d->config;
 	const char *params[1] = {c->ghl_location_id};
 	PGresult   *r;
+	bool		ok = true;
 
-	if (*c->ghl_location_id == '\0')
-		return;
+	if (*c->ghl_location_id == '\0' || *c->ghl_access_token == '\0')
+		return !replace;
 	r = db_query(&d->worker, "SELECT reflexo.ensure_location($1), "
 				 "EXISTS (SELECT 1 FROM reflexo.ghl_credentials($1) WHERE kind IS NOT NULL)", 1, params);
 	if (r == NULL)
-		return;
-	if (strcmp(PQgetvalue(r, 0, 1), "f") == 0 && *c->ghl_access_token)
+		return false;
+	if (replace || strcmp(PQgetvalue(r, 0, 1), "f") == 0)
 	{
 		bool		pit = *c->ghl_refresh_token == '\0';
 
-		if (save_credentials(d, c->ghl_location_id, pit ? "private" : "oauth", c->ghl_access_token,
-							 pit ? NULL : c->ghl_refresh_token, 0, NULL, false))
+		ok = save_credentials(d, c->ghl_location_id, pit ? "private" : "oauth", c->ghl_access_token,
+							  pit ? NULL : c->ghl_refresh_token, 0, NULL, false);
+		if (ok)
 			log_info("AUTH", "stored the configured GHL credentials, encrypted",
 					 json_pack("{s:s, s:s}", "location", c->ghl_location_id, "kind", pit ? "private" : "oauth"));
 	}
 	PQclear(r);
+	return ok;
 }
 
 static void
@@ -419,6 +426,33 @@ location_refresh(Daemon *d, Location *loc)
 	free(url);
 }
 
+/* The location works again: the rows it gave back need not wait out their pause. */
+static void
+wake_held_back(Daemon *d, Location *loc)
+{
+	char		id[24];
+	const char *params[1] = {id};
+
+	snprintf(id, sizeof(id), "%lld", (long long) loc->id);
+	if (db_command(&d->worker, "SELECT reflexo.wake_outbox($1)", 1, params))
+		loc->held_back = false;
+}
+
+/*
+ * Someone stored new credentials (another daemon's refresh, --store-token, an
+ * OAuth install): read them at the next tick, unless our own refresh is busy.
+ */
+void
+location_credentials_changed(Daemon *d, const char *ghl_id)
+{
+	for (Location *loc = d->locations; loc; loc = loc->next)
+		if (strcmp(loc->ghl_id, ghl_id) == 0 && loc->auth != AUTH_REFRESHING)
+		{
+			loc->auth = AUTH_WAITING;
+			loc->auth_retry_ms = 0;
+		}
+}
+
 /* Timers: retries of waiting locations, and refreshes before expiry. */
 void
 location_tick(Daemon *d)
@@ -434,6 +468,8 @@ location_tick(Daemon *d)
 
 			if (!load_credentials(d, loc))
 				loc->auth_retry_ms = mono + 1000;
+			else if (loc->auth == AUTH_READY && loc->held_back)
+				wake_held_back(d, loc);
 			else if (loc->auth == AUTH_READY && loc->generation == generation && loc->kind[0] == 'o' &&
 					 loc->expires_at_ms && loc->expires_at_ms <= wall)
 				location_refresh(d, loc);

@@ -33,6 +33,9 @@ static const char usage[] =
 	"  --env-file FILE   read settings from FILE (KEY=VALUE lines) where the\n"
 	"                    environment does not set them\n"
 	"  --once            push everything due, then exit\n"
+	"  --store-token     store GHL_ACCESS_TOKEN (and GHL_REFRESH_TOKEN) for\n"
+	"                    GHL_LOCATION_ID, encrypted, replacing what is stored\n"
+	"                    (e.g. a rotated Private Integration Token), then exit\n"
 	"  --help            show this help and exit\n"
 	"  --version         show the version and exit\n"
 	"\n"
@@ -42,6 +45,7 @@ typedef struct Options
 {
 	const char *env_file;
 	bool		once;
+	bool		store_token;
 } Options;
 
 static int
@@ -49,10 +53,11 @@ parse_options(int argc, char **argv, Options *options)
 {
 	enum
 	{
-		OPT_ENV_FILE = 1000, OPT_ONCE, OPT_HELP, OPT_VERSION
+		OPT_ENV_FILE = 1000, OPT_ONCE, OPT_STORE_TOKEN, OPT_HELP, OPT_VERSION
 	};
 	static const struct option longopts[] = {
 		{"env-file", required_argument, NULL, OPT_ENV_FILE}, {"once", no_argument, NULL, OPT_ONCE},
+		{"store-token", no_argument, NULL, OPT_STORE_TOKEN},
 		{"help", no_argument, NULL, OPT_HELP}, {"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0}
 	};
 	int			opt;
@@ -66,6 +71,9 @@ parse_options(int argc, char **argv, Options *options)
 				break;
 			case OPT_ONCE:
 				options->once = true;
+				break;
+			case OPT_STORE_TOKEN:
+				options->store_token = true;
 				break;
 			case OPT_HELP:
 				printf("%s%s", usage, config_help());
@@ -160,7 +168,8 @@ prepare_listen(Daemon *d)
 	{
 		/* LISTEN again after every reconnect, then look: a NOTIFY may have been missed */
 		if (db_command(&d->listen, "LISTEN reflexo_outbox", 0, NULL) &&
-			db_command(&d->listen, "LISTEN reflexo_calendars", 0, NULL))
+			db_command(&d->listen, "LISTEN reflexo_calendars", 0, NULL) &&
+			db_command(&d->listen, "LISTEN reflexo_credentials", 0, NULL))
 		{
 			d->listen.fresh = false;
 			d->sweep = true;
@@ -171,9 +180,42 @@ prepare_listen(Daemon *d)
 		d->worker.fresh = false;
 		for (Location *loc = d->locations; loc; loc = loc->next)
 			loc->holds_lock = false;	/* session locks died with the old connection */
-		location_bootstrap(d);
+		location_bootstrap(d, false);
 		d->sweep = true;
 	}
+}
+
+/* --store-token: one connection, one write, an exit status that says how it went. */
+static int
+store_token(Daemon *d)
+{
+	bool		ok;
+
+	if (*d->config->ghl_location_id == '\0' || *d->config->ghl_access_token == '\0')
+	{
+		log_error("CONFIG", "--store-token needs GHL_LOCATION_ID and GHL_ACCESS_TOKEN", NULL);
+		config_free(d->config);
+		return 2;
+	}
+	db_init(&d->worker, d->config->database_url, "worker");
+	ok = location_bootstrap(d, true);
+	db_close(&d->worker);
+	free(d->worker.conninfo);
+	config_free(d->config);
+	return ok ? 0 : 1;
+}
+
+static void
+on_notify(void *context, const char *channel, const char *payload)
+{
+	Daemon	   *d = context;
+
+	if (strcmp(channel, "reflexo_outbox") == 0)
+		d->sweep = true;
+	else if (strcmp(channel, "reflexo_calendars") == 0)
+		d->sync_calendars = true;
+	else if (strcmp(channel, "reflexo_credentials") == 0)
+		location_credentials_changed(d, payload);
 }
 
 static bool
@@ -203,6 +245,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(d->config->log_level);
+	if (options.store_token)
+		return store_token(d);
 	signal_fd = open_signals();
 	if (RAND_bytes(session, sizeof(session)) != 1)
 		memset(session, 0, sizeof(session));
@@ -221,7 +265,6 @@ main(int argc, char **argv)
 	for (;;)
 	{
 		int64_t		now;
-		bool		calendars = false;
 		struct curl_waitfd extra[2];
 		unsigned int nextra = 0;
 		int			timeout;
@@ -229,9 +272,7 @@ main(int argc, char **argv)
 		if (!handle_signals(d, signal_fd, &options))
 			break;
 		prepare_listen(d);
-		if (db_notifications(&d->listen, &calendars) > 0)
-			d->sweep = true;
-		d->sync_calendars |= calendars;
+		db_notifications(&d->listen, on_notify, d);
 		now = monotonic_ms();
 		if (now >= next_poll)
 		{

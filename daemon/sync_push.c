@@ -310,6 +310,7 @@ push_dispatch(Daemon *d)
 				/* waited half its lease, or nobody can send it: let the outbox hold it */
 				dequeue(loc);
 				d->queued--;
+				loc->held_back |= loc->auth == AUTH_BROKEN;
 				job_finish(d, job, OUTCOME_RELEASE, NULL, loc->auth == AUTH_BROKEN ? 60000 : 0);
 				continue;
 			}

@@ -280,6 +280,24 @@ COMMENT ON FUNCTION reflexo.release_outbox(pg_catalog.int8, pg_catalog.int4, pg_
   'Gives a leased row back untried (e.g. its location is rate limited): pending again after not_before, '
   'without spending an attempt. Returns false if the lease was lost.';
 
+CREATE FUNCTION reflexo.wake_outbox(location_id pg_catalog.int8) RETURNS pg_catalog.int4
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    n int;
+  BEGIN
+    UPDATE reflexo.outbox o SET next_attempt_at = now(), updated_at = now()
+     WHERE o.location_id = wake_outbox.location_id AND o.state = 'pending' AND o.next_attempt_at > now();
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+      NOTIFY reflexo_outbox;
+    END IF;
+    RETURN n;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.wake_outbox(pg_catalog.int8) IS
+  'Makes the location''s waiting rows due now (e.g. its credentials work again); returns how many.';
+
 CREATE FUNCTION reflexo.finish_outbox(results pg_catalog.jsonb) RETURNS pg_catalog.int4
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$

@@ -40,10 +40,13 @@ CREATE FUNCTION reflexo.save_ghl_credentials(ghl_location_id pg_catalog.text, ki
       SET kind = EXCLUDED.kind, access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token,
           expires_at = EXCLUDED.expires_at, scope = coalesce(EXCLUDED.scope, t.scope),
           refreshed_at = coalesce(EXCLUDED.refreshed_at, t.refreshed_at), updated_at = now();
+    -- running daemons read them at once: a rotated token ends an outage without a restart
+    PERFORM pg_notify('reflexo_credentials', save_ghl_credentials.ghl_location_id);
   END
   $$;
 COMMENT ON FUNCTION reflexo.save_ghl_credentials(pg_catalog.text, pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.text, pg_catalog.bool) IS
-  'Stores a location''s (encrypted) GHL credentials, replacing what was there.';
+  'Stores a location''s (encrypted) GHL credentials, replacing what was there, and tells running daemons '
+  '(NOTIFY reflexo_credentials, payload: the GHL location id).';
 
 CREATE FUNCTION reflexo.ensure_location(ghl_location_id pg_catalog.text, name pg_catalog.text DEFAULT NULL,
                                         timezone pg_catalog.text DEFAULT 'America/Lima')

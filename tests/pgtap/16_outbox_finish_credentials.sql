@@ -2,7 +2,7 @@
 -- credentials functions reflexo-sync uses.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(14);
+SELECT plan(16);
 
 SELECT pg_temp.book(201, '09:00', '10:00', 'Uno') AS one \gset
 SELECT pg_temp.book(202, '09:00', '10:00', 'Dos') AS two \gset
@@ -37,6 +37,11 @@ SELECT is((SELECT ghl_appointment_id FROM reflexo.appointments WHERE id = :one),
           'a result for a lost lease changes nothing');
 SELECT throws_ok($$SELECT reflexo.finish_outbox('[{"outbox_id": 1, "attempt": 1, "outcome": "maybe"}]')$$,
                  '22023', 'unknown outcome maybe', 'an unknown outcome is refused');
+
+-- wake: rows of a location waiting out a pause are due now
+SELECT is(reflexo.wake_outbox(101), 2, 'wake calls back the waiting rows of the location (released and in backoff)');
+SELECT is((SELECT count(*)::int FROM reflexo.outbox WHERE state = 'pending' AND next_attempt_at > now()), 0,
+          'nothing of it waits any more');
 
 -- credentials
 SELECT is((SELECT access_token FROM reflexo.ghl_credentials('loc-lima')), NULL, 'no credentials stored yet');

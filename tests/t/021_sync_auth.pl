@@ -73,6 +73,19 @@ ok(wait_until(sub { slurp_file($daemon->log_file) =~ /"alert":"ghl_credentials"/
 	'a rejected private integration token raises an alert');
 is($sim->control('GET', 'state')->{json}{oauth}{refresh_grants}, 2, 'and is never refreshed');
 is($pit_node->safe_psql('postgres', q{SELECT state FROM reflexo.outbox}), 'pending', 'the change waits, not lost');
+
+# the operator stores a new token; the running daemon takes it at once
+my $pit = $sim->token(kind => 'pit');
+my $store = start_daemon(node => $pit_node, sim => $sim, env => { GHL_ACCESS_TOKEN => $pit->{access_token} },
+	options => ['--store-token']);
+is($store->wait_exit(30), 0, 'reflexo-sync --store-token stores the rotated token');
+is(wait_for_value($pit_node, q{SELECT state FROM reflexo.outbox}, 'done', 20), 'done',
+	'and the waiting change is pushed without a restart');
+is($pit_node->safe_psql('postgres', q{SELECT kind FROM reflexo.ghl_tokens}), 'private', 'as a private token');
+unlike(slurp_file($store->log_file), qr/\Q$pit->{access_token}\E/, 'the token is not logged');
+my $refused = start_daemon(node => $pit_node, sim => $sim, env => { GHL_LOCATION_ID => '' },
+	options => ['--store-token']);
+is($refused->wait_exit(30), 2, '--store-token without a location is a configuration error');
 is($daemon->stop('TERM'), 0, 'the daemon stops cleanly');
 
 # a scope error is permanent and never refreshes
