@@ -146,6 +146,13 @@ extern void oauth_choose_location(const SimRequest *request, SimResponse *respon
 /* sim_control.c: /_sim/ */
 extern void control_route(const SimRequest *request, SimResponse *response, char **segments, int nsegments);
 
+/* sim_day_index.c: appointments by calendar or user and day */
+extern void day_index_reset(void);
+extern void day_index_add(json_t *event);
+extern void day_index_remove(json_t *event);
+/* ids ({id: true}) that may overlap [start, end), or NULL when the window is too wide: scan them all */
+extern json_t *day_index_candidates(const char *field, const char *value, int64_t start, int64_t end);
+
 /* sim_appointments.c: changes shared by the API and by GHL-side control calls */
 extern json_t *appointment_create(SimLocation *location, json_t *calendar, json_t *input, const char *source,
 								  SimResponse *response);

@@ -120,8 +120,10 @@ list_events(const SimRequest *request, SimResponse *response, SimLocation *locat
 	int64_t		from,
 				to;
 	json_t	   *events;
+	json_t	   *candidates;
 	const char *id;
-	json_t	   *event;
+	json_t	   *event,
+			   *ignored;
 
 	if (location_id == NULL)
 	{
@@ -143,12 +145,16 @@ list_events(const SimRequest *request, SimResponse *response, SimLocation *locat
 		return;
 
 	events = json_array();
-	json_object_foreach(store.appointments, id, event)
+	candidates = calendar_id ? day_index_candidates("calendarId", calendar_id, from, to)
+		: user_id ? day_index_candidates("assignedUserId", user_id, from, to) : NULL;
+	json_object_foreach(candidates ? candidates : store.appointments, id, ignored)
 	{
 		int64_t		s,
 					e;
 		json_t	   *calendar;
 
+		if ((event = json_object_get(store.appointments, id)) == NULL)
+			continue;
 		if (strcmp(json_string_value(json_object_get(event, "locationId")) ?: "", location->id) != 0)
 			continue;
 		if (calendar_id && strcmp(calendar_id, json_string_value(json_object_get(event, "calendarId")) ?: "") != 0)
@@ -164,6 +170,7 @@ list_events(const SimRequest *request, SimResponse *response, SimLocation *locat
 			continue;
 		json_array_append_new(events, appointment_public(event, true));
 	}
+	json_decref(candidates);
 	respond_json(response, 200, json_pack("{s:o}", "events", events));
 }
 

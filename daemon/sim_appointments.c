@@ -35,17 +35,19 @@ minutes_of(json_t *calendar, const char *amount, const char *unit, int fallback)
 int
 appointments_overlapping(const char *field, const char *value, int64_t start, int64_t end, const char *skip)
 {
+	json_t	   *candidates = day_index_candidates(field, value, start, end);
 	const char *id;
-	json_t	   *event;
+	json_t	   *ignored;
 	int			n = 0;
 
-	json_object_foreach(store.appointments, id, event)
+	json_object_foreach(candidates ? candidates : store.appointments, id, ignored)
 	{
+		json_t	   *event = json_object_get(store.appointments, id);
 		int64_t		s,
 					e;
 		const char *status = json_string_value(json_object_get(event, "appointmentStatus"));
 
-		if ((skip && strcmp(id, skip) == 0) ||
+		if (event == NULL || (skip && strcmp(id, skip) == 0) ||
 			strcmp(json_string_value(json_object_get(event, field)) ?: "", value) != 0 ||
 			(status && (strcmp(status, "cancelled") == 0 || strcmp(status, "invalid") == 0)))
 			continue;
@@ -54,6 +56,7 @@ appointments_overlapping(const char *field, const char *value, int64_t start, in
 			s < end && start < e)
 			n++;
 	}
+	json_decref(candidates);
 	return n;
 }
 
@@ -183,6 +186,7 @@ appointment_create(SimLocation *location, json_t *calendar, json_t *input, const
 	set_times(event, start, end, offset);
 	touch(event, "dateAdded");
 	json_object_set_new(store.appointments, id, event);
+	day_index_add(event);
 	free(id);
 	return event;
 }
@@ -225,6 +229,7 @@ appointment_update(json_t *event, json_t *input, SimResponse *response)
 		!slot_free(calendar, start, end, id, input, response))
 		return NULL;
 
+	day_index_remove(event);
 	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
 		if (json_is_string(json_object_get(input, fields[i])))
 			json_object_set(event, fields[i], json_object_get(input, fields[i]));
@@ -235,6 +240,7 @@ appointment_update(json_t *event, json_t *input, SimResponse *response)
 	json_object_set_new(event, "calendarId", json_string(calendar_id));
 	set_times(event, start, end, offset);
 	touch(event, NULL);
+	day_index_add(event);
 	return event;
 }
 
@@ -248,6 +254,7 @@ appointment_delete(const char *id)
 	if (event == NULL)
 		return NULL;
 	key = strdup(id);
+	day_index_remove(event);
 	touch(event, NULL);
 	json_object_set(store.deleted, key, event);
 	json_object_del(store.appointments, key);

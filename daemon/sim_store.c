@@ -112,6 +112,7 @@ store_load(json_t *seed, char *error, size_t error_size)
 	}
 	clear_locations();
 	replace(&store.appointments, json_object());
+	day_index_reset();
 	replace(&store.deleted, json_object());
 	replace(&store.tokens, json_object());
 	replace(&store.refresh_tokens, json_object());

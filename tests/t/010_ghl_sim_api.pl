@@ -89,6 +89,24 @@ is($sim->api('PUT', '/calendars/events/appointments/unknown', token => $token, j
 is($sim->api('PUT', "/calendars/events/appointments/$id", token => $token,
 	json => { appointmentStatus => 'maybe' })->{status}, 422, 'an unknown status is a 422');
 
+# the slot index follows changes: the old slot is free again, the new one taken
+$r = $sim->api('POST', '/calendars/events/appointments', token => $token,
+	json => { %create, contactId => 'contact-2', startTime => '2026-03-10T14:30:00-05:00',
+		endTime => '2026-03-10T15:30:00-05:00' });
+is($r->{status}, 400, 'the new slot of a moved appointment is taken');
+$r = $sim->api('POST', '/calendars/events/appointments', token => $token,
+	json => { %create, contactId => 'contact-2', startTime => '2026-03-11T18:00:00-05:00',
+		endTime => '2026-03-11T20:00:00-05:00', ignoreFreeSlotValidation => JSON::PP::true });
+my $late = $r->{json}{id};
+$r = $sim->api('POST', '/calendars/events/appointments', token => $token,
+	json => { %create, contactId => 'contact-3', startTime => '2026-03-11T19:30:00-05:00',
+		endTime => '2026-03-11T19:45:00-05:00' });
+is($r->{status}, 400, 'an appointment across midnight UTC takes its slot on both days');
+$r = $sim->api('GET', "/calendars/events?locationId=$loc&calendarId=$cal&startTime=1773275400000&endTime=1773275460000",
+	token => $token);
+is_deeply([ map { $_->{id} } @{ $r->{json}{events} } ], [$late], 'and is listed in a window of its second day');
+is($sim->api('DELETE', "/calendars/events/$late", token => $token, json => {})->{status}, 201, 'deleted');
+
 my $window = 'startTime=1773100000000&endTime=1773300000000';
 $r = $sim->api('GET', "/calendars/events?locationId=$loc&calendarId=$cal&$window", token => $token);
 is($r->{status}, 200, 'GET /calendars/events is 200');
