@@ -101,33 +101,91 @@ dequeue(Location *loc)
 	return job;
 }
 
+/*
+ * What each known location may take now: what its bucket holds less what is
+ * already queued for it; one probe at a time until GHL's headers are known;
+ * nothing while it is paused, out of credentials or out of its daily limit.
+ * Sets *limited when a location's bucket, not its backlog, may be what ends
+ * the claim short.
+ */
+static json_t *
+location_quotas(Daemon *d, int64_t now, bool *limited)
+{
+	json_t	   *quotas = json_object();
+
+	*limited = false;
+	for (Location *loc = d->locations; loc; loc = loc->next)
+	{
+		char		key[24];
+		int			quota;
+
+		if (loc->id == 0)
+			continue;
+		if (loc->auth != AUTH_READY || now < loc->paused_until_ms || loc->daily_remaining == 0)
+			quota = 0;			/* paused, broken or refreshing: its timers will wake us */
+		else if (!loc->limits_known)
+			quota = loc->inflight + loc->queued == 0 ? 1 : 0;
+		else
+		{
+			quota = (int) token_bucket_available(&loc->bucket, now) - loc->queued;
+			if (quota < d->config->claim_batch)
+				*limited = true;
+		}
+		snprintf(key, sizeof(key), "%lld", (long long) loc->id);
+		json_object_set_new(quotas, key, json_integer(quota > 0 ? quota : 0));
+	}
+	return quotas;
+}
+
 void
 push_claim(Daemon *d)
 {
 	Config	   *c = d->config;
+	int64_t		now = monotonic_ms();
 	int			room = c->max_inflight - d->sending - d->queued;
 	char		count[16],
 				lease[32];
-	const char *params[3] = {count, lease, c->daemon_id};
+	const char *params[4] = {count, lease, c->daemon_id};
+	json_t	   *quotas;
+	bool		limited;
+	int			asked;
 	PGresult   *r;
 
-	if (d->draining || room <= 0)
+	if (d->draining)
 		return;
-	snprintf(count, sizeof(count), "%d", room < c->claim_batch ? room : c->claim_batch);
+	if (room <= 0 || now < d->next_claim_ms)
+	{
+		d->sweep = true;		/* later: when answers free room, at most every CLAIM_SPACING_MS */
+		return;
+	}
+	asked = room < c->claim_batch ? room : c->claim_batch;
+	snprintf(count, sizeof(count), "%d", asked);
 	snprintf(lease, sizeof(lease), "%d seconds", c->lease_seconds);
+	quotas = location_quotas(d, now, &limited);
+	params[3] = json_dumps(quotas, JSON_COMPACT);
+	json_decref(quotas);
+	/* a location not seen yet gets one probe: its limits are unknown */
 	r = db_query(&d->worker,
 				 "SELECT outbox_id, location_id, attempt, appointment_id, operation, action, ghl_location_id,"
 				 " ghl_calendar_id, ghl_appointment_id, contact_id,"
 				 " (extract(epoch FROM starts_at) * 1000)::int8, (extract(epoch FROM ends_at) * 1000)::int8,"
-				 " body::text FROM reflexo.claim_outbox($1::int4, $2::interval, $3)", 3, params);
+				 " body::text FROM reflexo.claim_outbox($1::int4, $2::interval, $3, 1, $4::jsonb)", 4, params);
+	free((char *) params[3]);
 	if (r == NULL)
 	{
 		d->last_claimed = -1;
 		return;
 	}
 	d->last_claimed = PQntuples(r);
-	/* a full batch means there is probably more */
-	d->sweep = d->last_claimed == atoi(count);
+	/*
+	 * More may be due: when the batch came back full, or when rate limits cut
+	 * it short and tokens come back soon.  Look again, but not at every answer.
+	 */
+	if (d->last_claimed == asked || limited)
+	{
+		d->sweep = true;
+		d->next_claim_ms = now + (d->last_claimed > 0 ? CLAIM_SPACING_MS : 5 * CLAIM_SPACING_MS);
+	}
 	for (int i = 0; i < PQntuples(r); i++)
 	{
 		Job		   *job = calloc(1, sizeof(*job));
@@ -290,6 +348,13 @@ send_job(Daemon *d, Job *job)
 		job_finish(d, job, OUTCOME_RETRYABLE, "could not start the request", 0);
 	}
 	free(url);
+}
+
+/* Whether the loop should claim as soon as next_claim_ms allows. */
+bool
+push_wants_claim(const Daemon *d)
+{
+	return d->sweep && !d->draining && d->sending + d->queued < d->config->max_inflight;
 }
 
 /* Sends queued jobs while their location's credentials and bucket allow. */

@@ -31,7 +31,7 @@ CREATE TABLE reflexo.outbox (
   updated_at         pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
   completed_at       pg_catalog.timestamptz
 );
-CREATE INDEX outbox_due_idx ON reflexo.outbox (next_attempt_at, id)
+CREATE INDEX outbox_due_idx ON reflexo.outbox (location_id, next_attempt_at, id)
   WHERE state OPERATOR(pg_catalog.=) 'pending';
 CREATE INDEX outbox_lease_idx ON reflexo.outbox (leased_until)
   WHERE state OPERATOR(pg_catalog.=) 'leased';
@@ -58,7 +58,7 @@ COMMENT ON COLUMN reflexo.outbox.created_txid IS 'Transaction that wrote the row
 COMMENT ON COLUMN reflexo.outbox.created_at IS 'When the change was made.';
 COMMENT ON COLUMN reflexo.outbox.updated_at IS 'When the row last changed.';
 COMMENT ON COLUMN reflexo.outbox.completed_at IS 'When GHL acknowledged it.';
-COMMENT ON INDEX reflexo.outbox_due_idx IS 'Pending rows by due time, for claiming.';
+COMMENT ON INDEX reflexo.outbox_due_idx IS 'Pending rows of each location by due time, for claiming.';
 COMMENT ON INDEX reflexo.outbox_lease_idx IS 'Leased rows by lease expiry, for reclaiming.';
 COMMENT ON INDEX reflexo.outbox_open_idx IS 'Unfinished rows per appointment, for ordering and collapsing.';
 COMMENT ON INDEX reflexo.outbox_completed_idx IS 'Finished rows by completion, for retention.';

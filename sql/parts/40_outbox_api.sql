@@ -82,7 +82,9 @@ COMMENT ON TYPE reflexo.outbox_job IS
 
 CREATE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
                                      lease pg_catalog.interval DEFAULT '60 seconds',
-                                     owner pg_catalog.text DEFAULT NULL)
+                                     owner pg_catalog.text DEFAULT NULL,
+                                     per_location pg_catalog.int4 DEFAULT NULL,
+                                     quotas pg_catalog.jsonb DEFAULT '{}')
   RETURNS SETOF reflexo.outbox_job
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
@@ -97,15 +99,25 @@ CREATE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
       LIMIT claim_outbox.max_rows
       FOR UPDATE OF o SKIP LOCKED
     ), waiting AS (
-      -- only the oldest unfinished row of each appointment is eligible, so
-      -- changes of one appointment go out one at a time and in order
-      SELECT o.id FROM reflexo.outbox o
-      WHERE o.state = 'pending' AND o.next_attempt_at <= now()
-        AND NOT EXISTS (SELECT 1 FROM reflexo.outbox e
-                         WHERE e.appointment_id = o.appointment_id AND e.id < o.id AND e.state <> 'done')
-      ORDER BY o.next_attempt_at, o.id
+      -- location by location, in a random order so that none starves, as
+      -- many rows as its quota allows (what its GHL rate limit lets the
+      -- daemon send now); only the oldest unfinished row of each appointment
+      -- is eligible, so changes of one appointment go out one at a time and
+      -- in order
+      SELECT w.id
+      FROM (SELECT l.id, coalesce((claim_outbox.quotas ->> l.id::text)::int, claim_outbox.per_location,
+                                  claim_outbox.max_rows) AS quota
+              FROM reflexo.locations l ORDER BY random()) l
+      CROSS JOIN LATERAL (
+        SELECT o.id FROM reflexo.outbox o
+        WHERE o.location_id = l.id AND o.state = 'pending' AND o.next_attempt_at <= now()
+          AND NOT EXISTS (SELECT 1 FROM reflexo.outbox e
+                           WHERE e.appointment_id = o.appointment_id AND e.id < o.id AND e.state <> 'done')
+        ORDER BY o.next_attempt_at, o.id
+        LIMIT l.quota
+        FOR UPDATE OF o SKIP LOCKED) w
+      WHERE l.quota > 0
       LIMIT claim_outbox.max_rows
-      FOR UPDATE OF o SKIP LOCKED
     ), due AS (
       SELECT expired.id FROM expired
       UNION ALL
@@ -152,10 +164,11 @@ CREATE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
     ORDER BY c.id;
   END
   $$;
-COMMENT ON FUNCTION reflexo.claim_outbox(pg_catalog.int4, pg_catalog.interval, pg_catalog.text) IS
+COMMENT ON FUNCTION reflexo.claim_outbox(pg_catalog.int4, pg_catalog.interval, pg_catalog.text, pg_catalog.int4, pg_catalog.jsonb) IS
   'Leases up to max_rows due outbox rows (FOR UPDATE SKIP LOCKED; expired leases are reclaimed) and returns them '
-  'as jobs. Never returns a row while an earlier row of the same appointment is unfinished. Call it in its own '
-  'short transaction; push; then complete_outbox or fail_outbox.';
+  'as jobs: per location at most its quota ({"<location id>": n}), else per_location, else max_rows. Never '
+  'returns a row while an earlier row of the same appointment is unfinished. Call it in its own short '
+  'transaction; push; then complete_outbox or fail_outbox.';
 
 CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
                                         ghl_appointment_id pg_catalog.text DEFAULT NULL,

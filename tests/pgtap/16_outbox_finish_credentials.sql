@@ -2,7 +2,7 @@
 -- credentials functions reflexo-sync uses.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(16);
+SELECT plan(19);
 
 SELECT pg_temp.book(201, '09:00', '10:00', 'Uno') AS one \gset
 SELECT pg_temp.book(202, '09:00', '10:00', 'Dos') AS two \gset
@@ -42,6 +42,19 @@ SELECT throws_ok($$SELECT reflexo.finish_outbox('[{"outbox_id": 1, "attempt": 1,
 SELECT is(reflexo.wake_outbox(101), 2, 'wake calls back the waiting rows of the location (released and in backoff)');
 SELECT is((SELECT count(*)::int FROM reflexo.outbox WHERE state = 'pending' AND next_attempt_at > now()), 0,
           'nothing of it waits any more');
+
+-- quotas: what each location's rate limit lets the daemon send now
+UPDATE reflexo.outbox SET state = 'done';
+SELECT pg_temp.book(201, '14:00', '15:00', 'Lima 1'), pg_temp.book(202, '14:00', '15:00', 'Lima 2'),
+       pg_temp.book(204, '10:00', '11:00', 'Madrid 1'), pg_temp.book(204, '11:00', '12:00', 'Madrid 2');
+SELECT is((SELECT array_agg(location_id ORDER BY location_id)
+             FROM reflexo.claim_outbox(10, '1 minute', 'q', 0, '{"101": 1}')),
+          ARRAY[101]::bigint[], 'only listed locations with a quota, at most their quota');
+SELECT is((SELECT array_agg(location_id ORDER BY location_id)
+             FROM reflexo.claim_outbox(10, '1 minute', 'q', 1, '{"101": 0}')),
+          ARRAY[102]::bigint[], 'others get per_location; a quota of 0 skips the location');
+SELECT is((SELECT count(*)::int FROM reflexo.claim_outbox(10, '1 minute', 'q')), 2,
+          'without quotas, only max_rows limits');
 
 -- credentials
 SELECT is((SELECT access_token FROM reflexo.ghl_credentials('loc-lima')), NULL, 'no credentials stored yet');
