@@ -23,6 +23,9 @@
 
 #define GHL_VERSION_CALENDARS "2021-04-15"
 
+/* under load, one claim per this many ms: each answer frees room, but a claim per answer would cost more than it gives */
+#define CLAIM_SPACING_MS 10
+
 typedef enum Outcome
 {
 	OUTCOME_NONE,
@@ -116,11 +119,14 @@ typedef struct Daemon
 	bool		draining;
 	bool		once;
 	int			last_claimed;
+	int64_t		next_claim_ms;	/* under load, claims are spaced out */
+	int64_t		next_validation_check_ms;
 	char		session_id[9];
 } Daemon;
 
 /* sync_push.c */
 extern void push_claim(Daemon *d);
+extern bool push_wants_claim(const Daemon *d);
 extern void push_dispatch(Daemon *d);
 extern bool push_flush(Daemon *d);
 extern void push_release_queued(Daemon *d);
@@ -128,6 +134,9 @@ extern void job_finish(Daemon *d, Job *job, Outcome outcome, const char *error, 
 extern void job_free(Job *job);
 extern void daemon_record_operation(Daemon *d, const char *operation, bool success, double duration_ms,
 									int attempt, int rate_remaining);
+
+/* sync_housekeeping.c */
+extern void housekeeping_tick(Daemon *d);
 
 /* sync_locations.c */
 extern Location *location_for(Daemon *d, const char *ghl_id);

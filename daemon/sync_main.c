@@ -286,6 +286,8 @@ main(int argc, char **argv)
 			push_claim(d);
 		}
 		location_tick(d);
+		if (!d->draining)
+			housekeeping_tick(d);
 		if (d->draining)
 			push_release_queued(d);	/* e.g. resends after a 401 */
 		push_dispatch(d);
@@ -296,7 +298,10 @@ main(int argc, char **argv)
 		if (d->once && idle(d) && d->last_claimed == 0 && !d->sweep)
 			break;
 
-		timeout = d->sweep ? 0 : (int) (next_poll - monotonic_ms());
+		now = monotonic_ms();
+		timeout = (int) (next_poll - now);
+		if (push_wants_claim(d))
+			timeout = d->next_claim_ms > now ? (int) (d->next_claim_ms - now) : 0;
 		if (d->queued > 0 && timeout > 50)
 			timeout = 50;		/* jobs wait for a rate-limit token: look again soon */
 		if (timeout > 1000)

@@ -18,6 +18,7 @@ static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 #define NHOOK (sizeof(webhook_results) / sizeof(*webhook_results))
 #define NRECON (sizeof(reconcile_kinds) / sizeof(*reconcile_kinds))
 #define NBUCKETS (sizeof(buckets) / sizeof(*buckets))
+#define MAX_VALIDATION_KINDS 16
 
 typedef struct Histogram
 {
@@ -43,6 +44,13 @@ static struct
 	uint64_t	reconcile[NRECON];
 	int			sending,
 				queued;
+	struct
+	{
+		char		kind[32];
+		int64_t		rejected,
+					flagged;
+	}			validation[MAX_VALIDATION_KINDS];
+	int			nvalidation;
 } stats;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -158,6 +166,36 @@ write_histogram(FILE *out, const char *name, const char *help, const Histogram *
 	fprintf(out, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name, (unsigned long long) h->count);
 }
 
+bool
+stats_validation(const char *kind, int64_t rejected, int64_t flagged, int64_t *before_rejected,
+				 int64_t *before_flagged)
+{
+	bool		known = false;
+	int			i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < stats.nvalidation && strcmp(stats.validation[i].kind, kind) != 0; i++)
+		;
+	if (i < stats.nvalidation)
+	{
+		*before_rejected = stats.validation[i].rejected;
+		*before_flagged = stats.validation[i].flagged;
+		known = rejected >= *before_rejected && flagged >= *before_flagged;
+	}
+	else if (i < MAX_VALIDATION_KINDS)
+	{
+		snprintf(stats.validation[i].kind, sizeof(stats.validation[i].kind), "%s", kind);
+		stats.nvalidation++;
+	}
+	if (i < MAX_VALIDATION_KINDS)
+	{
+		stats.validation[i].rejected = rejected;
+		stats.validation[i].flagged = flagged;
+	}
+	pthread_mutex_unlock(&lock);
+	return known;
+}
+
 static void
 write_counter(FILE *out, const char *name, const char *help, uint64_t value)
 {
@@ -212,6 +250,13 @@ stats_write_prometheus(FILE *out)
 	for (size_t i = 0; i < NRECON; i++)
 		fprintf(out, "reflexo_reconcile_total{kind=\"%s\"} %llu\n", reconcile_kinds[i],
 				(unsigned long long) stats.reconcile[i]);
+	fprintf(out, "# HELP reflexo_booking_rule_breaks_total Bookings that broke a rule since PostgreSQL started, "
+			"by rule and outcome.\n# TYPE reflexo_booking_rule_breaks_total counter\n");
+	for (int i = 0; i < stats.nvalidation; i++)
+		fprintf(out, "reflexo_booking_rule_breaks_total{rule=\"%s\",outcome=\"rejected\"} %lld\n"
+				"reflexo_booking_rule_breaks_total{rule=\"%s\",outcome=\"flagged\"} %lld\n",
+				stats.validation[i].kind, (long long) stats.validation[i].rejected, stats.validation[i].kind,
+				(long long) stats.validation[i].flagged);
 	fprintf(out, "# HELP reflexo_sync_requests_in_flight GHL requests being sent now.\n"
 			"# TYPE reflexo_sync_requests_in_flight gauge\nreflexo_sync_requests_in_flight %d\n"
 			"# HELP reflexo_sync_jobs_waiting Claimed outbox rows waiting for their location's rate limit or token.\n"

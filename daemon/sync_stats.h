@@ -29,6 +29,13 @@ extern void stats_reconcile(const char *what, int64_t n);
 extern void stats_calendar_sync(bool ok);
 extern void stats_gauge_inflight(int sending, int queued);
 
+/*
+ * Records the server's break counts of one booking rule; true, with the
+ * previous counts, if they were known and did not go down (a restart resets them).
+ */
+extern bool stats_validation(const char *kind, int64_t rejected, int64_t flagged, int64_t *before_rejected,
+							 int64_t *before_flagged);
+
 /* Writes every counter in Prometheus text format. */
 extern void stats_write_prometheus(FILE *out);
 

@@ -80,6 +80,19 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM reflexo.outbox WHERE stat
 like($node->safe_psql('postgres', q{SELECT reflexo.metrics() -> 'ghl_operations' ->> 'create_appointment'}),
 	qr/"success_count": 2/, 'the pushes are in the metrics');
 
+# a booking refused by a rule is an alert
+$node->safe_psql('postgres', q{
+INSERT INTO reflexo.appointments (calendar_id, contact_id, title, starts_at, ends_at)
+SELECT id, 'c4', 'Primera', '2026-03-13 09:00-05', '2026-03-13 10:00-05'
+  FROM reflexo.calendars WHERE ghl_calendar_id = 'SimCalFisio000000001'});
+my ($rc) = $node->psql('postgres', q{
+INSERT INTO reflexo.appointments (calendar_id, contact_id, title, starts_at, ends_at)
+SELECT id, 'c5', 'Encima', '2026-03-13 09:30-05', '2026-03-13 10:30-05'
+  FROM reflexo.calendars WHERE ghl_calendar_id = 'SimCalFisio000000001'});
+isnt($rc, 0, 'an overlapping booking is refused');
+ok(wait_until(sub { slurp_file($daemon->log_file) =~ /"tag":"ALERT".*"alert":"validation_errors","kind":"overlap","rejected":1/ }, 20),
+	'and raises a validation_errors alert naming the rule');
+
 my $log = slurp_file($daemon->log_file);
 like($log, qr/"tag":"GHL_OPERATION","session_id":"[0-9a-f]{8}","operation":"create_appointment","success":true,"duration_ms":[\d.]+,"appointment_id":"\w+","calendar_id":"SimCalFisio000000001","details":\{"attempt":1/,
 	'each push is logged with the seed guide\'s fields');
