@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 source scripts/lib.sh
 
-scripts/deps.sh check
+scripts/deps.sh bench
 run_unprivileged "$here" bench/run.sh
 
 make -s -j"$(nproc)"

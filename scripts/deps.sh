@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Reflexo needs to build, test and run.
-# Usage: scripts/deps.sh [build|check|run]   (default: check)
+# Usage: scripts/deps.sh [build|check|run|bench]   (default: check)
 # As root it installs what is missing; otherwise it prints the exact command and fails.
 set -euo pipefail
 
@@ -11,12 +11,18 @@ build=(make gcc pkg-config postgresql-15 postgresql-server-dev-15 libpq-dev
 check=(postgresql-15-pgtap libipc-run-perl clang libclang-rt-14-dev openssl curl
        locales)
 run=(curl)
+bench=(jq)
+# graphile-worker, the push benchmark's baseline, runs on Node.js; a machine
+# may already have it from elsewhere (e.g. NodeSource), which Debian's npm
+# package would conflict with
+command -v npm >/dev/null || bench+=(nodejs npm)
 
 case "$purpose" in
   build) wanted=("${build[@]}") ;;
   check) wanted=("${build[@]}" "${check[@]}") ;;
   run)   wanted=("${build[@]}" "${run[@]}") ;;
-  *) echo "usage: $0 [build|check|run]" >&2; exit 2 ;;
+  bench) wanted=("${build[@]}" "${check[@]}" "${bench[@]}") ;;
+  *) echo "usage: $0 [build|check|run|bench]" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -40,7 +46,7 @@ if ((${#missing[@]})); then
 fi
 
 # The Spanish message catalogue is tested under es_PE.UTF-8.
-if [[ $purpose == check ]] && ! locale -a 2>/dev/null | grep -qi '^es_PE\.utf-\?8$'; then
+if [[ $purpose == check || $purpose == bench ]] && ! locale -a 2>/dev/null | grep -qi '^es_PE\.utf-\?8$'; then
   if [[ $(id -u) -ne 0 ]]; then
     echo "reflexo: locale es_PE.UTF-8 is missing; run: sudo sh -c \"echo 'es_PE.UTF-8 UTF-8' >> /etc/locale.gen && locale-gen\"" >&2
     exit 1
