@@ -179,8 +179,9 @@ read_limits(CURL *easy, GhlResponse *response)
 		response->retry_after_ms = ghl_parse_retry_after(h->value, time(NULL));
 }
 
-bool
-ghl_client_send(GhlClient *client, const GhlCall *call, GhlCallback callback, void *context)
+/* A transfer ready to run: the request, and where its answer goes. */
+static Transfer *
+prepare(const GhlCall *call, int timeout_ms, CURLSH *share)
 {
 	Transfer   *t = calloc(1, sizeof(*t));
 	char	   *header;
@@ -189,12 +190,9 @@ ghl_client_send(GhlClient *client, const GhlCall *call, GhlCallback callback, vo
 	if (t->easy == NULL)
 	{
 		free(t);
-		return false;
+		return NULL;
 	}
-	t->callback = callback;
-	t->context = context;
 	t->started_ms = monotonic_ms();
-
 	t->headers = curl_slist_append(t->headers, "Accept: application/json");
 	if (call->bearer && asprintf(&header, "Authorization: Bearer %s", call->bearer) >= 0)
 	{
@@ -232,17 +230,59 @@ ghl_client_send(GhlClient *client, const GhlCall *call, GhlCallback callback, vo
 		curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long) client->timeout_ms);
+	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
 	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(t->easy, CURLOPT_SHARE, client->share);
+	if (share)
+		curl_easy_setopt(t->easy, CURLOPT_SHARE, share);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->response.error_text);
 	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
 	curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "reflexo-sync/0.1.0");
+	return t;
+}
+
+/* The answer, once the transfer is over. */
+static void
+finish(Transfer *t, CURLcode code)
+{
+	t->response.error = code;
+	read_limits(t->easy, &t->response);
+	if (code == CURLE_OK)
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->response.status);
+	else if (t->response.error_text[0] == '\0')
+		snprintf(t->response.error_text, sizeof(t->response.error_text), "%s", curl_easy_strerror(code));
+	t->response.duration_ms = (double) (monotonic_ms() - t->started_ms);
+	if (t->response.body)
+		t->response.json = json_loadb(t->response.body, t->response.body_len, 0, NULL);
+}
+
+bool
+ghl_call(const GhlCall *call, int timeout_ms, GhlCallback callback, void *context)
+{
+	Transfer   *t = prepare(call, timeout_ms, NULL);
+
+	if (t == NULL)
+		return false;
+	finish(t, curl_easy_perform(t->easy));
+	callback(&t->response, context);
+	curl_easy_cleanup(t->easy);
+	free_transfer(t);
+	return true;
+}
+
+bool
+ghl_client_send(GhlClient *client, const GhlCall *call, GhlCallback callback, void *context)
+{
+	Transfer   *t = prepare(call, client->timeout_ms, client->share);
+
+	if (t == NULL)
+		return false;
+	t->callback = callback;
+	t->context = context;
 	if (curl_multi_add_handle(client->multi, t->easy) != CURLM_OK)
 	{
 		curl_easy_cleanup(t->easy);
@@ -292,16 +332,7 @@ ghl_client_dispatch(GhlClient *client)
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
-		t->response.error = msg->data.result;
-		read_limits(t->easy, &t->response);
-		if (t->response.error == CURLE_OK)
-			curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->response.status);
-		else if (t->response.error_text[0] == '\0')
-			snprintf(t->response.error_text, sizeof(t->response.error_text), "%s",
-					 curl_easy_strerror(t->response.error));
-		t->response.duration_ms = (double) (monotonic_ms() - t->started_ms);
-		if (t->response.body)
-			t->response.json = json_loadb(t->response.body, t->response.body_len, 0, NULL);
+		finish(t, msg->data.result);
 		curl_multi_remove_handle(client->multi, t->easy);
 		curl_easy_cleanup(t->easy);
 		unlink_transfer(client, t);

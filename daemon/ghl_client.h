@@ -49,6 +49,9 @@ extern void ghl_client_free(GhlClient *client);
 extern bool ghl_client_send(GhlClient *client, const GhlCall *call, GhlCallback callback, void *context);
 extern int	ghl_client_inflight(GhlClient *client);
 
+/* One call, waited for in the calling thread (which may be any thread). */
+extern bool ghl_call(const GhlCall *call, int timeout_ms, GhlCallback callback, void *context);
+
 /* Waits up to timeout_ms for GHL sockets or the extra descriptors. */
 extern void ghl_client_wait(GhlClient *client, struct curl_waitfd *extra, unsigned int nextra, int timeout_ms);
 extern void ghl_client_dispatch(GhlClient *client);

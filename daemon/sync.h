@@ -36,6 +36,8 @@ typedef enum Outcome
 } Outcome;
 
 typedef struct Location Location;
+typedef struct Daemon Daemon;
+typedef struct Fetch Fetch;
 
 typedef struct Job
 {
@@ -100,9 +102,12 @@ struct Location
 	Job		   *queue_tail;
 	int			queued;
 	int			inflight;
+	Fetch	   *fetch_head;		/* background reads: calendars, reconciliation */
+	Fetch	   *fetch_tail;
+	bool		calendars_queued;
 };
 
-typedef struct Daemon
+struct Daemon
 {
 	Config	   *config;
 	Db			listen;
@@ -115,14 +120,43 @@ typedef struct Daemon
 	int			queued;			/* claimed, waiting in location queues */
 	int			sending;		/* with GHL now */
 	bool		sweep;			/* look at the outbox now */
-	bool		sync_calendars; /* asked for by NOTIFY reflexo_calendars */
+	char	   *calendars_for;	/* sync calendars of this location ("" all), asked by NOTIFY */
+	int64_t		next_calendar_sync_ms;
+	int64_t		next_reconcile_ms;
+	bool		reconcile_now;	/* asked by NOTIFY reflexo_reconcile */
 	bool		draining;
 	bool		once;
 	int			last_claimed;
 	int64_t		next_claim_ms;	/* under load, claims are spaced out */
 	int64_t		next_validation_check_ms;
+	int64_t		next_prune_ms;
 	char		session_id[9];
-} Daemon;
+};
+
+/*
+ * A background GET for a location (its calendars, a reconciliation window),
+ * sent when the location has no pushes waiting and its bucket allows.
+ */
+typedef void (*FetchDone) (Daemon *d, Location *loc, GhlResponse *response, void *arg);
+
+struct Fetch
+{
+	Fetch	   *next;
+	char	   *url;
+	const char *operation;		/* for logs and statistics */
+	FetchDone	done;
+	void	   *arg;			/* freed with free() after done */
+	int			token_rejections;
+};
+
+/* sync_fetch.c */
+extern void fetch_enqueue(Location *loc, const char *url, const char *operation, FetchDone done, void *arg);
+extern void fetch_dispatch(Daemon *d, Location *loc);
+extern void fetch_free_all(Location *loc);
+
+/* sync_calendars.c, sync_reconcile.c */
+extern void calendars_schedule(Daemon *d, const char *ghl_location_id);
+extern void reconcile_schedule(Daemon *d);
 
 /* sync_push.c */
 extern void push_claim(Daemon *d);
@@ -130,6 +164,7 @@ extern bool push_wants_claim(const Daemon *d);
 extern void push_dispatch(Daemon *d);
 extern bool push_flush(Daemon *d);
 extern void push_release_queued(Daemon *d);
+extern bool token_rejected(const char *message);
 extern void job_finish(Daemon *d, Job *job, Outcome outcome, const char *error, int64_t retry_after_ms);
 extern void job_free(Job *job);
 extern void daemon_record_operation(Daemon *d, const char *operation, bool success, double duration_ms,

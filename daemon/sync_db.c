@@ -124,6 +124,23 @@ db_query(Db *db, const char *sql, int nparams, const char *const *values)
 	return result;
 }
 
+PGresult *
+db_exec(Db *db, const char *sql, int nparams, const char *const *values)
+{
+	PGresult   *result;
+
+	if (!db_ready(db))
+		return NULL;
+	result = PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0);
+	if (PQstatus(db->conn) != CONNECTION_OK)
+	{
+		lost(db, PQerrorMessage(db->conn));
+		PQclear(result);
+		return NULL;
+	}
+	return result;
+}
+
 bool
 db_command(Db *db, const char *sql, int nparams, const char *const *values)
 {

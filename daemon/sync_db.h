@@ -24,9 +24,24 @@ extern void db_close(Db *db);
 extern bool db_ready(Db *db);
 extern PGresult *db_query(Db *db, const char *sql, int nparams, const char *const *values);
 extern bool db_command(Db *db, const char *sql, int nparams, const char *const *values);
+
+/*
+ * Runs a statement and returns its result even when it failed, for a caller
+ * that answers by SQLSTATE; NULL when there is no connection (then, or if
+ * the connection broke, it is closed for a later reconnect).
+ */
+extern PGresult *db_exec(Db *db, const char *sql, int nparams, const char *const *values);
 extern int	db_socket(Db *db);
 typedef void (*NotifyHandler) (void *context, const char *channel, const char *payload);
 extern bool db_notifications(Db *db, NotifyHandler handler, void *context);
 extern bool db_fail(Db *db, PGresult *result, const char *what);
+
+/* A fixed set of connections shared by threads: take one, use it, give it back. */
+typedef struct DbPool DbPool;
+
+extern DbPool *db_pool_new(const char *conninfo, int size, const char *role);
+extern Db  *db_pool_take(DbPool *pool, int wait_ms);
+extern void db_pool_give(DbPool *pool, Db *db);
+extern void db_pool_free(DbPool *pool);
 
 #endif							/* REFLEXO_SYNC_DB_H */

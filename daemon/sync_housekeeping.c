@@ -1,6 +1,8 @@
 /*
- * sync_housekeeping.c — periodic work beside the pushes: watching the
- * booking rules' break counters, which the extension keeps per server.
+ * sync_housekeeping.c — periodic work beside the pushes: calendar syncs,
+ * reconciliation, retention (reflexo.prune, hourly, one daemon at a time),
+ * and watching the booking rules' break counters, which the extension
+ * keeps per server.
  *
  * reflexo.validation_error_counts() counts bookings rejected (or stored
  * flagged) by each rule since PostgreSQL started.  Every five polling
@@ -43,14 +45,59 @@ check_validation_errors(Daemon *d)
 	PQclear(r);
 }
 
+static void
+prune(Daemon *d)
+{
+	/* several daemons may share the database: one prunes, the others skip */
+	PGresult   *r = db_query(&d->worker, "SELECT reflexo.prune() WHERE pg_try_advisory_xact_lock(21063)", 0, NULL);
+
+	if (r && PQntuples(r) == 1)
+		log_info("RETENTION", "old rows pruned", json_loads(PQgetvalue(r, 0, 0), 0, NULL));
+	PQclear(r);
+}
+
 void
 housekeeping_tick(Daemon *d)
 {
 	int64_t		now = monotonic_ms();
+	const Config *c = d->config;
 
+	if (!db_ready(&d->worker))
+		return;
 	if (now >= d->next_validation_check_ms)
 	{
-		d->next_validation_check_ms = now + 5 * d->config->poll_ms;
+		d->next_validation_check_ms = now + 5 * c->poll_ms;
 		check_validation_errors(d);
+	}
+	if (d->calendars_for || now >= d->next_calendar_sync_ms)
+	{
+		bool		periodic = now >= d->next_calendar_sync_ms;
+
+		calendars_schedule(d, periodic ? "" : d->calendars_for);
+		free(d->calendars_for);
+		d->calendars_for = NULL;
+		if (periodic)
+			d->next_calendar_sync_ms = c->calendar_sync_seconds > 0 ? now + (int64_t) c->calendar_sync_seconds * 1000
+				: INT64_MAX;
+	}
+	if (d->next_reconcile_ms == 0 && c->reconcile_seconds > 0)
+	{
+		/* the first pass soon after start: webhooks may have been missed while we were down */
+		int			first = c->reconcile_seconds < 30 ? c->reconcile_seconds : 30;
+
+		d->next_reconcile_ms = now + (int64_t) first * 1000;
+	}
+	if (d->reconcile_now || (c->reconcile_seconds > 0 && now >= d->next_reconcile_ms))
+	{
+		d->reconcile_now = false;
+		reconcile_schedule(d);
+		if (c->reconcile_seconds > 0)
+			d->next_reconcile_ms = now + (int64_t) c->reconcile_seconds * 1000;
+	}
+	if (now >= d->next_prune_ms)
+	{
+		if (d->next_prune_ms != 0)
+			prune(d);
+		d->next_prune_ms = now + 3600 * 1000;
 	}
 }

@@ -23,8 +23,8 @@
 #include "iso_time.h"
 #include "log.h"
 #include "sync.h"
+#include "sync_credentials.h"
 #include "sync_stats.h"
-#include "token_crypto.h"
 
 /* the refresh lock is pg_advisory_lock(21062, location id); 21062 is "RF" */
 #define REFRESH_LOCK "21062"
@@ -41,43 +41,13 @@ record_operation(Daemon *d, const char *operation, bool success, double duration
 }
 
 static char *
-context_for(const char *ghl_id, const char *field)
-{
-	char	   *context;
-
-	if (asprintf(&context, "reflexo-token:%s:%s", ghl_id, field) < 0)
-		abort();
-	return context;
-}
-
-/* bytea text input: \x followed by hex */
-static char *
-bytea_text(const unsigned char *bytes, size_t n)
-{
-	char	   *out = malloc(2 * n + 3);
-
-	out[0] = '\\';
-	out[1] = 'x';
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 + 2 * i, "%02x", bytes[i]);
-	return out;
-}
-
-static char *
 decrypt_field(Daemon *d, PGresult *r, int column, const char *ghl_id, const char *field, bool *failed)
 {
-	size_t		n;
-	unsigned char *bytes;
-	char	   *context;
 	char	   *plain;
 
 	if (PQgetisnull(r, 0, column))
 		return NULL;
-	bytes = PQunescapeBytea((const unsigned char *) PQgetvalue(r, 0, column), &n);
-	context = context_for(ghl_id, field);
-	plain = bytes ? token_decrypt(d->config->token_key, bytes, n, context) : NULL;
-	PQfreemem(bytes);
-	free(context);
+	plain = credentials_decrypt(d->config->token_key, PQgetvalue(r, 0, column), ghl_id, field);
 	if (plain == NULL)
 		*failed = true;
 	return plain;
@@ -157,48 +127,6 @@ load_credentials(Daemon *d, Location *loc)
 	return true;
 }
 
-static bool
-save_credentials(Daemon *d, const char *ghl_id, const char *kind, const char *access, const char *refresh,
-				 int64_t expires_at_ms, const char *scope, bool refreshed)
-{
-	char	   *contexts[2] = {context_for(ghl_id, "access"), context_for(ghl_id, "refresh")};
-	size_t		n;
-	unsigned char *sealed;
-	char	   *access_hex = NULL,
-			   *refresh_hex = NULL;
-	char		expires[32];
-	const char *params[7];
-	bool		ok = false;
-
-	if ((sealed = token_encrypt(d->config->token_key, access, contexts[0], &n)) != NULL)
-	{
-		access_hex = bytea_text(sealed, n);
-		free(sealed);
-	}
-	if (refresh && (sealed = token_encrypt(d->config->token_key, refresh, contexts[1], &n)) != NULL)
-	{
-		refresh_hex = bytea_text(sealed, n);
-		free(sealed);
-	}
-	snprintf(expires, sizeof(expires), "%lld", (long long) expires_at_ms);
-	params[0] = ghl_id;
-	params[1] = kind;
-	params[2] = access_hex;
-	params[3] = refresh_hex;
-	params[4] = expires_at_ms ? expires : NULL;
-	params[5] = scope;
-	params[6] = refreshed ? "true" : "false";
-	if (access_hex && (refresh == NULL || refresh_hex))
-		ok = db_command(&d->worker,
-						"SELECT reflexo.save_ghl_credentials($1, $2, $3::bytea, $4::bytea,"
-						" to_timestamp($5::float8 / 1000), $6, $7::bool)", 7, params);
-	free(access_hex);
-	free(refresh_hex);
-	free(contexts[0]);
-	free(contexts[1]);
-	return ok;
-}
-
 Location *
 location_for(Daemon *d, const char *ghl_id)
 {
@@ -244,8 +172,8 @@ location_bootstrap(Daemon *d, bool replace)
 	{
 		bool		pit = *c->ghl_refresh_token == '\0';
 
-		ok = save_credentials(d, c->ghl_location_id, pit ? "private" : "oauth", c->ghl_access_token,
-							  pit ? NULL : c->ghl_refresh_token, 0, NULL, false);
+		ok = credentials_save(&d->worker, c->token_key, c->ghl_location_id, pit ? "private" : "oauth",
+							  c->ghl_access_token, pit ? NULL : c->ghl_refresh_token, 0, NULL, false);
 		if (ok)
 			log_info("AUTH", "stored the configured GHL credentials, encrypted",
 					 json_pack("{s:s, s:s}", "location", c->ghl_location_id, "kind", pit ? "private" : "oauth"));
@@ -280,20 +208,15 @@ refreshed(GhlResponse *response, void *context)
 	Daemon	   *d = rc->d;
 	Location   *loc = rc->loc;
 	json_t	   *json = response->json;
-	const char *access = json_string_value(json_object_get(json, "access_token"));
-	const char *refresh = json_string_value(json_object_get(json, "refresh_token"));
+	OAuthGrant	grant;
 
 	free(rc);
 	d->sending--;
 	stats_ghl_status(response->status);
-	if (response->status == 200 && access && refresh)
+	if (response->status == 200 && oauth_grant_read(json, &grant))
 	{
-		json_int_t	ttl = json_integer_value(json_object_get(json, "expires_in"));
-		int64_t		expires = ttl > 0 ? now_ms() + (int64_t) ttl * 1000 : 0;
-
 		/* the old refresh token is spent: nothing may use the new pair before it is stored */
-		if (!save_credentials(d, loc->ghl_id, "oauth", access, refresh, expires,
-							  json_string_value(json_object_get(json, "scope")), true))
+		if (!oauth_grant_save(&d->worker, d->config->token_key, loc->ghl_id, &grant, true))
 		{
 			unlock_refresh(d, loc);
 			broken(loc, "GHL refreshed the token but it could not be stored: re-authorize the location");
@@ -301,11 +224,11 @@ refreshed(GhlResponse *response, void *context)
 			return;
 		}
 		unlock_refresh(d, loc);
-		set_tokens(loc, "oauth", strdup(access), strdup(refresh), expires);
+		set_tokens(loc, "oauth", strdup(grant.access), strdup(grant.refresh), grant.expires_at_ms);
 		record_operation(d, "refresh_token", true, response->duration_ms);
 		log_info("ALERT", "GHL token refreshed",
 				 json_pack("{s:s, s:s, s:I}", "alert", "token_refreshed", "location", loc->ghl_id,
-						   "expires_in", (json_int_t) ttl));
+						   "expires_in", (json_int_t) grant.expires_in));
 		return;
 	}
 
@@ -352,7 +275,6 @@ location_refresh(Daemon *d, Location *loc)
 	PGresult   *r;
 	char	   *previous;
 	char	   *body;
-	char	   *fields[4];
 	char	   *url;
 	GhlCall		call = {.method = "POST", .content_type = "application/x-www-form-urlencoded", .not_idempotent = true};
 	Refresh    *rc;
@@ -394,16 +316,9 @@ location_refresh(Daemon *d, Location *loc)
 	}
 	free(previous);
 
-	fields[0] = url_escape(d->config->ghl_client_id);
-	fields[1] = url_escape(d->config->ghl_client_secret);
-	fields[2] = url_escape(loc->refresh);
-	fields[3] = NULL;
-	if (asprintf(&body, "client_id=%s&client_secret=%s&grant_type=refresh_token&refresh_token=%s&user_type=Location",
-				 fields[0], fields[1], fields[2]) < 0 ||
-		asprintf(&url, "%s/oauth/token", d->config->ghl_api_base) < 0)
+	body = oauth_form(d->config, "refresh_token", loc->refresh, NULL);
+	if (asprintf(&url, "%s/oauth/token", d->config->ghl_api_base) < 0)
 		abort();
-	for (int i = 0; i < 3; i++)
-		free(fields[i]);
 	call.url = url;
 	call.body = body;
 	rc = malloc(sizeof(*rc));
@@ -553,6 +468,7 @@ locations_free(Daemon *d)
 		free(loc->refresh);
 		free(loc->ghl_id);
 		free(loc->broken_reason);
+		fetch_free_all(loc);
 		free(loc);
 	}
 }

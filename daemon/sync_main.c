@@ -22,13 +22,16 @@
 #include "iso_time.h"
 #include "log.h"
 #include "sync.h"
+#include "sync_http.h"
 #include "sync_stats.h"
 #include "version.h"
 
 static const char usage[] =
 	"Usage: reflexo-sync [OPTION]...\n"
 	"Keeps PostgreSQL (the reflexo extension) and GoHighLevel in sync: pushes the\n"
-	"outbox to GHL, keeps OAuth tokens fresh and respects GHL's rate limits.\n"
+	"outbox to GHL, receives GHL's webhooks, syncs calendars, reconciles, keeps\n"
+	"OAuth tokens fresh, respects GHL's rate limits, and serves health, metrics\n"
+	"and a status page over HTTP.\n"
 	"\n"
 	"  --env-file FILE   read settings from FILE (KEY=VALUE lines) where the\n"
 	"                    environment does not set them\n"
@@ -169,7 +172,8 @@ prepare_listen(Daemon *d)
 		/* LISTEN again after every reconnect, then look: a NOTIFY may have been missed */
 		if (db_command(&d->listen, "LISTEN reflexo_outbox", 0, NULL) &&
 			db_command(&d->listen, "LISTEN reflexo_calendars", 0, NULL) &&
-			db_command(&d->listen, "LISTEN reflexo_credentials", 0, NULL))
+			db_command(&d->listen, "LISTEN reflexo_credentials", 0, NULL) &&
+			db_command(&d->listen, "LISTEN reflexo_reconcile", 0, NULL))
 		{
 			d->listen.fresh = false;
 			d->sweep = true;
@@ -213,9 +217,34 @@ on_notify(void *context, const char *channel, const char *payload)
 	if (strcmp(channel, "reflexo_outbox") == 0)
 		d->sweep = true;
 	else if (strcmp(channel, "reflexo_calendars") == 0)
-		d->sync_calendars = true;
+	{
+		/* one location, or all of them if asked for several */
+		bool		same = d->calendars_for && strcmp(d->calendars_for, payload) == 0;
+
+		if (!same)
+		{
+			free(d->calendars_for);
+			d->calendars_for = strdup(d->calendars_for ? "" : payload);
+		}
+	}
+	else if (strcmp(channel, "reflexo_reconcile") == 0)
+		d->reconcile_now = true;
 	else if (strcmp(channel, "reflexo_credentials") == 0)
 		location_credentials_changed(d, payload);
+}
+
+/* What /healthz and /readyz read: the loop turned, and the state of the locations. */
+static void
+publish_loop_state(const Daemon *d)
+{
+	LoopState	state = {.turned_ms = monotonic_ms(), .database = d->worker.conn != NULL};
+
+	for (Location *loc = d->locations; loc; loc = loc->next)
+	{
+		state.locations++;
+		state.locations_broken += loc->auth == AUTH_BROKEN;
+	}
+	stats_loop(&state);
 }
 
 static bool
@@ -235,6 +264,7 @@ main(int argc, char **argv)
 	int64_t		next_poll = 0;
 	int			rc = parse_options(argc, argv, &options);
 	unsigned char session[4];
+	SyncHttp   *http = NULL;
 
 	if (rc >= 0)
 		return rc;
@@ -256,6 +286,21 @@ main(int argc, char **argv)
 	d->ghl = ghl_client_new(d->config->request_timeout_ms);
 	d->operations = json_array();
 	d->once = options.once;
+	if (!d->once)
+	{
+		/* the HTTP side keeps its own copy of the settings: they change only at restart */
+		Config	   *http_config = config_load(options.env_file, error, sizeof(error));
+
+		http = http_config ? sync_http_start(http_config, error, sizeof(error)) : NULL;
+		if (http == NULL)
+		{
+			log_error("HTTP", "cannot start the HTTP server", json_pack("{s:s}", "error", error));
+			ghl_client_free(d->ghl);
+			json_decref(d->operations);
+			config_free(d->config);
+			return 1;
+		}
+	}
 	db_init(&d->listen, d->config->database_url, "listen");
 	db_init(&d->worker, d->config->database_url, "worker");
 	log_info("SYNC", "started",
@@ -292,6 +337,7 @@ main(int argc, char **argv)
 			push_release_queued(d);	/* e.g. resends after a 401 */
 		push_dispatch(d);
 		push_flush(d);
+		publish_loop_state(d);
 
 		if (d->draining && idle(d))
 			break;
@@ -318,6 +364,7 @@ main(int argc, char **argv)
 	push_release_queued(d);
 	for (int tries = 0; tries < 3 && !push_flush(d); tries++)
 		usleep(200 * 1000);
+	sync_http_stop(http);
 	log_info("SYNC", "stopped", json_pack("{s:s}", "session_id", d->session_id));
 	ghl_client_free(d->ghl);
 	locations_free(d);
@@ -329,6 +376,7 @@ main(int argc, char **argv)
 		job_free(job);
 	}
 	json_decref(d->operations);
+	free(d->calendars_for);
 	db_close(&d->listen);
 	db_close(&d->worker);
 	free(d->listen.conninfo);

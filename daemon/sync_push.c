@@ -393,11 +393,13 @@ push_dispatch(Daemon *d)
 			d->queued--;
 			send_job(d, job);
 		}
+		if (loc->queue_head == NULL)
+			fetch_dispatch(d, loc);		/* background reads wait for the pushes */
 	}
 	stats_gauge_inflight(d->sending, d->queued);
 }
 
-static bool
+bool
 token_rejected(const char *message)
 {
 	/* an expired or invalid token; never a scope or Version problem */

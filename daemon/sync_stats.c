@@ -51,6 +51,7 @@ static struct
 					flagged;
 	}			validation[MAX_VALIDATION_KINDS];
 	int			nvalidation;
+	LoopState	loop;
 } stats;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -164,6 +165,25 @@ write_histogram(FILE *out, const char *name, const char *help, const Histogram *
 		fprintf(out, "%s_bucket{le=\"%g\"} %llu\n", name, buckets[i], (unsigned long long) h->counts[i]);
 	fprintf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long) h->count);
 	fprintf(out, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name, (unsigned long long) h->count);
+}
+
+void
+stats_loop(const LoopState *state)
+{
+	pthread_mutex_lock(&lock);
+	stats.loop = *state;
+	pthread_mutex_unlock(&lock);
+}
+
+LoopState
+stats_loop_state(void)
+{
+	LoopState	state;
+
+	pthread_mutex_lock(&lock);
+	state = stats.loop;
+	pthread_mutex_unlock(&lock);
+	return state;
 }
 
 bool

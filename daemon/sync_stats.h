@@ -36,6 +36,18 @@ extern void stats_gauge_inflight(int sending, int queued);
 extern bool stats_validation(const char *kind, int64_t rejected, int64_t flagged, int64_t *before_rejected,
 							 int64_t *before_flagged);
 
+/* The main loop's pulse, for /healthz and /readyz: when it last turned and what it knows. */
+typedef struct LoopState
+{
+	int64_t		turned_ms;		/* monotonic */
+	int			locations;
+	int			locations_broken;	/* need an operator (credentials) */
+	bool		database;		/* the worker connection is up */
+} LoopState;
+
+extern void stats_loop(const LoopState *state);
+extern LoopState stats_loop_state(void);
+
 /* Writes every counter in Prometheus text format. */
 extern void stats_write_prometheus(FILE *out);
 

@@ -53,6 +53,15 @@ CREATE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT result pg_cat
     starts timestamptz;
     ends timestamptz;
   BEGIN
+    IF event = 'UNINSTALL' THEN
+      -- the app was removed from the location: its tokens are void
+      DELETE FROM reflexo.ghl_tokens t USING reflexo.locations l
+       WHERE t.location_id = l.id AND l.ghl_location_id = body ->> 'locationId';
+      result := CASE WHEN FOUND THEN 'applied' ELSE 'ignored' END;
+      reason := CASE WHEN FOUND THEN 'credentials forgotten' ELSE 'no credentials for the location' END;
+      PERFORM pg_notify('reflexo_credentials', coalesce(body ->> 'locationId', ''));
+      RETURN;
+    END IF;
     IF event NOT IN ('AppointmentCreate', 'AppointmentUpdate', 'AppointmentDelete') THEN
       result := 'ignored';
       reason := format('event type %s is not handled', event);

@@ -158,3 +158,32 @@ CREATE FUNCTION reflexo.prune(keep pg_catalog.interval DEFAULT '30 days',
 COMMENT ON FUNCTION reflexo.prune(pg_catalog.interval, pg_catalog.interval) IS
   'Retention: deletes finished outbox rows, inbox rows and statistics older than keep (default 30 days), and '
   'history older than keep_history (default 2 years). reflexo-sync calls it hourly. Returns rows deleted per table.';
+
+CREATE FUNCTION reflexo.sync_status(minutes pg_catalog.int4 DEFAULT 60) RETURNS pg_catalog.jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT jsonb_build_object(
+      'health', reflexo.health(),
+      'metrics', reflexo.metrics(make_interval(mins => minutes)),
+      -- one point per minute, oldest first, zeros included, for the status page's chart
+      'series', (SELECT jsonb_agg(jsonb_build_object(
+                   'minute', m.minute,
+                   'pushed', coalesce(g.ok, 0), 'push_failures', coalesce(g.bad, 0),
+                   'webhooks', coalesce(w.n, 0)) ORDER BY m.minute)
+                 FROM generate_series(date_trunc('minute', now()) - make_interval(mins => minutes - 1),
+                                      date_trunc('minute', now()), '1 minute') m(minute)
+                 LEFT JOIN (SELECT bucket, sum(success_count) AS ok, sum(failed_count) AS bad
+                              FROM reflexo.ghl_operation_stats GROUP BY bucket) g ON g.bucket = m.minute
+                 LEFT JOIN (SELECT bucket, sum(count) AS n FROM reflexo.webhook_stats GROUP BY bucket) w
+                        ON w.bucket = m.minute),
+      -- what failed lately: ids and GHL's message, never the appointment's content
+      'recent_failures', (SELECT coalesce(jsonb_agg(f ORDER BY f.updated_at DESC), '[]')
+                          FROM (SELECT o.id AS outbox_id, o.appointment_id, o.operation, o.state, o.attempts,
+                                       o.last_error, o.updated_at
+                                  FROM reflexo.outbox o
+                                 WHERE o.last_error IS NOT NULL AND o.state IN ('pending', 'dead')
+                                 ORDER BY o.updated_at DESC LIMIT 20) f))
+  $$;
+COMMENT ON FUNCTION reflexo.sync_status(pg_catalog.int4) IS
+  'What the status page shows: health(), metrics() over the last minutes, a per-minute series of pushes, '
+  'failures and webhooks, and the 20 latest failing outbox rows (ids, operation, GHL''s message).';

@@ -22,6 +22,10 @@ sources_of() {
 				daemon/log.c daemon/iso_time.c daemon/token_bucket.c daemon/webhook_signature.c \
 				"$(pkg-config --libs $daemon_pkgs) -lpthread"
 			;;
+		webhook)
+			echo "-Idaemon $(pkg-config --cflags jansson libcrypto)" daemon/sync_webhook.c daemon/webhook_signature.c \
+				daemon/iso_time.c "$(pkg-config --libs jansson libcrypto)"
+			;;
 		ghl_response)
 			echo "-Idaemon $(pkg-config --cflags jansson libcurl)" daemon/ghl_client.c daemon/iso_time.c \
 				"$(pkg-config --libs jansson libcurl)"

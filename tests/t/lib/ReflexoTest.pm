@@ -11,6 +11,7 @@ use File::Basename qw(dirname);
 use File::Spec;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
+use MIME::Base64 ();
 use JSON::PP ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -18,7 +19,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(repo_root binary start_sim new_node load_sim_calendars start_daemon wait_for_value book http_request json_of schema_errors wait_until decode_json encode_json
-  sanitizer_clean);
+  sanitizer_clean sign_body);
 
 my $json = JSON::PP->new->canonical->allow_nonref;
 sub decode_json { $json->decode($_[0]) }
@@ -250,6 +251,26 @@ sub wait_for_value
 
 my $test_key = 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=';
 
+# A base64 signature of body with a private key file (PEM), made by the
+# openssl command line: Ed25519, or RSA-SHA256 as GHL's x-wh-signature.
+sub sign_body
+{
+	my ($key, $kind, $body) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	open(my $fh, '>:raw', "$dir/body") or die;
+	print $fh $body;
+	close $fh;
+	my @command = $kind eq 'ed25519'
+	  ? ('openssl', 'pkeyutl', '-sign', '-inkey', $key, '-rawin', '-in', "$dir/body", '-out', "$dir/sig")
+	  : ('openssl', 'dgst', '-sha256', '-sign', $key, '-out', "$dir/sig", "$dir/body");
+	my ($out, $err) = run_command(\@command);
+	open($fh, '<:raw', "$dir/sig") or die "openssl could not sign: $err";
+	local $/;
+	my $sig = <$fh>;
+	close $fh;
+	return MIME::Base64::encode_base64($sig, '');
+}
+
 # Starts reflexo-sync against a cluster and the simulator; stop with $daemon->stop.
 sub start_daemon
 {
@@ -264,6 +285,8 @@ sub start_daemon
 		GHL_CLIENT_SECRET => 'sim-client-secret',
 		GHL_LOCATION_ID => 'SimLocation000000001',
 		REFLEXO_TOKEN_KEY => $test_key,
+		GHL_WEBHOOK_PUBLIC_KEY => "$sim->{keys}/ghl-sim-ed25519.pub.pem",
+		GHL_WEBHOOK_RSA_PUBLIC_KEY => "$sim->{keys}/ghl-sim-rsa.pub.pem",
 		REFLEXO_HTTP_ADDR => "127.0.0.1:$http_port",
 		REFLEXO_POLL_MS => 200,
 		REFLEXO_LOG_LEVEL => 'debug',

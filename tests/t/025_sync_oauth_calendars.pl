@@ -1,0 +1,81 @@
+# Connecting a clinic: the OAuth install callback stores the location's
+# tokens (encrypted) and its calendars follow at once; calendar sync picks up
+# GHL's changes on NOTIFY (new calendars, removed ones deactivated, never
+# deleted); a bad callback stores nothing; GHL's UNINSTALL forgets the tokens.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use PostgreSQL::Test::Utils;
+use ReflexoTest;
+use Test::More;
+
+my $sim = start_sim();
+my $node = new_node('oauth');
+my $daemon = start_daemon(node => $node, sim => $sim, env => { GHL_LOCATION_ID => '' });
+ok(wait_until(sub { http_request('GET', $daemon->url . '/healthz')->{status} == 200 }), 'the daemon is up, with no location yet');
+my $callback = $daemon->url . '/oauth/callback';
+
+# 1. a bad callback stores nothing
+my $r = http_request('GET', $callback);
+is($r->{status}, 400, 'a callback without a code is a 400');
+like($r->{content}, qr/<html.*Falta el código/s, 'with a page that says so');
+$r = http_request('GET', "$callback?code=not-a-real-code");
+is($r->{status}, 502, 'a code GHL does not accept is a 502');
+like($r->{content}, qr/authorization code is invalid/, 'with GHL\'s reason');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM reflexo.ghl_tokens'), '0', 'and nothing is stored');
+
+# 2. the install: GHL's consent page redirects to the callback with a code
+my $consent = http_request('GET', $sim->url . '/oauth/chooselocation?response_type=code&client_id=sim-client-id'
+	  . "&redirect_uri=$callback&scope=calendars.readonly+calendars.write+calendars/events.readonly+calendars/events.write");
+ok($consent->{success}, 'the consent page redirects back (followed)');
+like($consent->{content}, qr/Reflexo está conectado a GoHighLevel.*SimLocation000000001/s,
+	'the callback says the location is connected');
+is($node->safe_psql('postgres', q{SELECT t.kind || ' ' || (t.refresh_token IS NOT NULL) || ' ' || (t.expires_at > now())
+  FROM reflexo.ghl_tokens t JOIN reflexo.locations l ON l.id = t.location_id WHERE l.ghl_location_id = 'SimLocation000000001'}),
+	'oauth true true', 'the location and its OAuth tokens are stored');
+unlike($node->safe_psql('postgres', q{SELECT encode(access_token, 'escape') FROM reflexo.ghl_tokens}), qr/sim-SimLocation/,
+	'encrypted');
+is($sim->control('GET', 'state')->{json}{oauth}{code_grants}, 1, 'the code was exchanged once');
+is(wait_for_value($node, q{SELECT string_agg(ghl_calendar_id || ':' || is_active, ' ' ORDER BY ghl_calendar_id) FROM reflexo.calendars},
+	'SimCalEvaluacion0001:true SimCalFisio000000001:true'), 'SimCalEvaluacion0001:true SimCalFisio000000001:true',
+	'its calendars are synced at once');
+is($node->safe_psql('postgres', q{SELECT capacity || ' ' || open_hours FROM reflexo.calendars WHERE ghl_calendar_id = 'SimCalEvaluacion0001'}),
+	'2 mon-fri 08:00-13:00,14:00-20:00; sat 09:00-13:00', 'with capacity and working hours from GHL');
+
+# 3. pushes use the installed tokens
+book($node, 1);
+is(wait_for_value($node, q{SELECT sync_state FROM reflexo.appointments}, 'synced'), 'synced', 'a booking reaches GHL');
+
+# 4. calendar changes in GHL, picked up on NOTIFY reflexo_calendars
+$sim->control('POST', 'calendars', { locationId => 'SimLocation000000001', id => 'SimCalNueva000000001', name => 'Pilates',
+	isActive => JSON::PP::true, slotDuration => 45, slotDurationUnit => 'mins', appoinmentPerSlot => 4,
+	openHours => [ { daysOfTheWeek => [ 1, 3, 5 ], hours => [ { openHour => 7, openMinute => 0, closeHour => 12, closeMinute => 0 } ] } ] });
+$sim->control('DELETE', 'calendars/SimCalEvaluacion0001');
+$node->safe_psql('postgres', q{NOTIFY reflexo_calendars, 'SimLocation000000001'});
+is(wait_for_value($node, q{SELECT string_agg(ghl_calendar_id || ':' || is_active, ' ' ORDER BY ghl_calendar_id) FROM reflexo.calendars},
+	'SimCalEvaluacion0001:false SimCalFisio000000001:true SimCalNueva000000001:true'),
+	'SimCalEvaluacion0001:false SimCalFisio000000001:true SimCalNueva000000001:true',
+	'a new calendar arrives; a removed one is deactivated, not deleted');
+is($node->safe_psql('postgres', q{SELECT capacity || ' ' || open_hours FROM reflexo.calendars WHERE ghl_calendar_id = 'SimCalNueva000000001'}),
+	'4 mon 07:00-12:00; wed 07:00-12:00; fri 07:00-12:00', 'with its settings');
+like(slurp_file($daemon->log_file), qr/"tag":"CALENDAR_SYNC","message":"calendars synced".*"deactivated":1/,
+	'the sync is logged with what changed');
+like(http_request('GET', $daemon->url . '/metrics')->{content}, qr/reflexo_calendar_syncs_total\{result="success"\} [2-9]/,
+	'and counted');
+
+# 5. GHL's UNINSTALL forgets the tokens; the location then needs an operator
+my $body = encode_json({ type => 'UNINSTALL', appId => 'sim', locationId => 'SimLocation000000001',
+	webhookId => 'uninstall-1', timestamp => do { my @t = gmtime(); sprintf('%04d-%02d-%02dT%02d:%02d:%02dZ', $t[5] + 1900, $t[4] + 1, @t[3, 2, 1, 0]) } });
+$r = http_request('POST', $daemon->url . '/webhooks/ghl', content => $body, headers => { 'Content-Type' => 'application/json',
+	'x-ghl-signature' => sign_body("$sim->{keys}/ghl-sim-ed25519.key.pem", 'ed25519', $body) });
+is_deeply([ $r->{status}, $r->{json}{result} ], [ 200, 'applied' ], 'a signed UNINSTALL is applied');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM reflexo.ghl_tokens'), '0', 'the tokens are forgotten');
+ok(wait_until(sub { http_request('GET', $daemon->url . '/readyz')->{status} == 503 }), '/readyz then reports 503');
+like(http_request('GET', $daemon->url . '/readyz')->{json}{problems}[0], qr/without working GHL credentials/, 'saying why');
+like(slurp_file($daemon->log_file), qr/"alert":"ghl_credentials"/, 'and an alert is logged');
+
+is($daemon->stop('TERM'), 0, 'the daemon stops cleanly');
+ok(sanitizer_clean($daemon->log_file), 'no sanitizer report');
+$sim->stop;
+done_testing();
