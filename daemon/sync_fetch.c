@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "iso_time.h"
+#include "log.h"
 #include "sync.h"
 #include "sync_stats.h"
 
@@ -82,6 +83,10 @@ answered(GhlResponse *response, void *context)
 	location_seen_limits(d, loc, response);
 	daemon_record_operation(d, fetch->operation, response->status == 200, response->duration_ms, 1,
 							response->rate_remaining);
+	log_json(response->status == 200 ? LOG_DEBUG : LOG_WARN, "GHL_OPERATION", NULL,
+			 json_pack("{s:s, s:s, s:b, s:f, s:{s:s, s:i}}", "session_id", d->session_id, "operation",
+					   fetch->operation, "success", response->status == 200, "duration_ms", response->duration_ms,
+					   "details", "location", loc->ghl_id, "status", (int) response->status));
 	if (response->status == 401 && token_rejected(message = ghl_error_message(response)) &&
 		++fetch->token_rejections <= 2)
 	{

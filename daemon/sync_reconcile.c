@@ -60,6 +60,7 @@ compared(Daemon *d, Location *loc, GhlResponse *response, void *arg)
 	}
 	result = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
 	PQclear(r);
+	stats_reconcile("compared", 1);
 	stats_reconcile("applied", json_integer_value(json_object_get(result, "applied")));
 	stats_reconcile("pushed_again", json_integer_value(json_object_get(result, "pushed_again")));
 	stats_reconcile("duplicates", (int64_t) json_array_size(json_object_get(result, "duplicates")));

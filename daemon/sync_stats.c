@@ -11,7 +11,7 @@
 static const char *const operations[] = {"create", "update", "cancel", "delete", "find", "skip", "other"};
 static const char *const results[NUM_RESULTS] = {"success", "retry", "dead", "released"};
 static const char *const webhook_results[] = {"applied", "duplicate", "stale", "ignored", "rejected", "error"};
-static const char *const reconcile_kinds[] = {"applied", "pushed_again", "duplicates", "failed_fetches"};
+static const char *const reconcile_kinds[] = {"compared", "applied", "pushed_again", "duplicates", "failed_fetches"};
 static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
 #define NOPS (sizeof(operations) / sizeof(*operations))

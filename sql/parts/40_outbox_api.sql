@@ -197,13 +197,16 @@ CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_ca
            sync_state = CASE WHEN EXISTS (SELECT 1 FROM reflexo.outbox o
                                            WHERE o.appointment_id = a.id AND o.state <> 'done')
                              THEN 'pending' ELSE 'synced' END::reflexo.sync_state,
-           ghl_updated_at = greatest(a.ghl_updated_at, complete_outbox.remote_updated_at)
+           -- GHL's v2 answers carry no dateUpdated: then the acknowledgement is GHL's latest
+           -- version as far as we know, so reconciliation does not take our own push for news
+           ghl_updated_at = greatest(a.ghl_updated_at, coalesce(complete_outbox.remote_updated_at, now()))
      WHERE a.id = done.appointment_id;
     RETURN true;
   END
   $$;
 COMMENT ON FUNCTION reflexo.complete_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.timestamptz) IS
-  'Marks a leased row done after GHL acknowledged it, writing back the GHL id and GHL''s dateUpdated. '
+  'Marks a leased row done after GHL acknowledged it, writing back the GHL id and GHL''s dateUpdated (or now, '
+  'when GHL''s answer has none). '
   'Returns false, changing nothing, if attempt is not the current lease (the row was reclaimed).';
 
 CREATE FUNCTION reflexo.outbox_backoff(attempts pg_catalog.int4) RETURNS pg_catalog.interval
