@@ -195,10 +195,14 @@ http_server_start(const char *address, const HttpLimits *limits, HttpHandler han
 	server->handler = handler;
 	server->context = context;
 	server->limits = *limits;
-	server->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG,
+	/*
+	 * A thread per connection: a request waiting on the database holds up no
+	 * other connection (a shared pool thread would), and the connection limits
+	 * bound the threads.
+	 */
+	server->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
 								   0, NULL, NULL, handle, server,
 								   MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-								   MHD_OPTION_THREAD_POOL_SIZE, limits->threads,
 								   MHD_OPTION_CONNECTION_LIMIT, limits->connections,
 								   MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits->connections_per_ip,
 								   MHD_OPTION_CONNECTION_TIMEOUT, limits->timeout_seconds,

@@ -5,8 +5,8 @@
  * and per client address) and time (a connection idle for the timeout is
  * closed, so slow clients cannot hold the threads).
  *
- * A fixed pool of threads serves the requests; the handler runs in them and
- * may block (on the database, say) for as long as its request needs.
+ * Each connection has its own thread (the connection limits bound them), so
+ * a handler may block (on the database, say) without holding up others.
  */
 #ifndef REFLEXO_HTTP_SERVER_H
 #define REFLEXO_HTTP_SERVER_H
@@ -41,7 +41,6 @@ typedef void (*HttpHandler) (void *context, const HttpRequest *request, HttpRepl
 typedef struct HttpLimits
 {
 	size_t		max_body;
-	unsigned	threads;
 	unsigned	connections;
 	unsigned	connections_per_ip;
 	unsigned	timeout_seconds;

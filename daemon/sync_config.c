@@ -81,7 +81,8 @@ static const Setting settings[] = {
 	{"REFLEXO_RECONCILE_DAYS_AHEAD", NUMBER, AT(reconcile_days_ahead), "60", 1, 730, "to this many days ahead"},
 	{"REFLEXO_WEBHOOK_MAX_AGE_SECONDS", NUMBER, AT(webhook_max_age_seconds), "7200", 60, 604800,
 	"webhooks whose timestamp is older (or further ahead) than this are refused; covers GHL's retries"},
-	{"REFLEXO_HTTP_THREADS", NUMBER, AT(http_threads), "4", 1, 64, "HTTP server threads (each with a database connection)"},
+	{"REFLEXO_HTTP_DB_CONNECTIONS", NUMBER, AT(http_db_connections), "8", 1, 64,
+	"database connections of the HTTP side (webhooks, status); requests beyond them wait up to 5 s"},
 	{"REFLEXO_LOG_LEVEL", LEVEL, AT(log_level), "info", 0, 0, "debug, info, warn or error"},
 };
 

@@ -39,7 +39,7 @@ typedef struct Config
 	int			reconcile_days_back;	/* REFLEXO_RECONCILE_DAYS_BACK */
 	int			reconcile_days_ahead;	/* REFLEXO_RECONCILE_DAYS_AHEAD */
 	int			webhook_max_age_seconds;	/* REFLEXO_WEBHOOK_MAX_AGE_SECONDS */
-	int			http_threads;		/* REFLEXO_HTTP_THREADS */
+	int			http_db_connections;	/* REFLEXO_HTTP_DB_CONNECTIONS */
 	LogLevel	log_level;			/* REFLEXO_LOG_LEVEL */
 } Config;
 

@@ -27,6 +27,7 @@ db_close(Db *db)
 	if (db->conn)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	db->prepared = 0;
 }
 
 static double
@@ -132,6 +133,41 @@ db_exec(Db *db, const char *sql, int nparams, const char *const *values)
 	if (!db_ready(db))
 		return NULL;
 	result = PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0);
+	if (PQstatus(db->conn) != CONNECTION_OK)
+	{
+		lost(db, PQerrorMessage(db->conn));
+		PQclear(result);
+		return NULL;
+	}
+	return result;
+}
+
+PGresult *
+db_exec_prepared(Db *db, unsigned id, const char *sql, int nparams, const char *const *values)
+{
+	char		name[16];
+	PGresult   *result;
+
+	if (!db_ready(db))
+		return NULL;
+	snprintf(name, sizeof(name), "reflexo_%u", id);
+	if (!(db->prepared & (1u << id)))
+	{
+		result = PQprepare(db->conn, name, sql, nparams, NULL);
+		if (PQresultStatus(result) != PGRES_COMMAND_OK)
+		{
+			if (PQstatus(db->conn) != CONNECTION_OK)
+			{
+				lost(db, PQerrorMessage(db->conn));
+				PQclear(result);
+				return NULL;
+			}
+			return result;		/* the caller reads the error */
+		}
+		PQclear(result);
+		db->prepared |= 1u << id;
+	}
+	result = PQexecPrepared(db->conn, name, nparams, values, NULL, NULL, 0);
 	if (PQstatus(db->conn) != CONNECTION_OK)
 	{
 		lost(db, PQerrorMessage(db->conn));

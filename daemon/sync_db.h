@@ -17,6 +17,7 @@ typedef struct Db
 	int64_t		retry_at_ms;
 	int			backoff_ms;
 	bool		fresh;			/* connected since the owner last looked */
+	unsigned	prepared;		/* bit i: statement i of db_exec_prepared is prepared here */
 } Db;
 
 extern void db_init(Db *db, const char *conninfo, const char *role);
@@ -31,6 +32,9 @@ extern bool db_command(Db *db, const char *sql, int nparams, const char *const *
  * the connection broke, it is closed for a later reconnect).
  */
 extern PGresult *db_exec(Db *db, const char *sql, int nparams, const char *const *values);
+
+/* db_exec of a statement prepared once per connection; id (0-31) names it. */
+extern PGresult *db_exec_prepared(Db *db, unsigned id, const char *sql, int nparams, const char *const *values);
 extern int	db_socket(Db *db);
 typedef void (*NotifyHandler) (void *context, const char *channel, const char *payload);
 extern bool db_notifications(Db *db, NotifyHandler handler, void *context);

@@ -73,7 +73,6 @@ sync_http_start(Config *config, char *error, size_t error_size)
 	SyncHttp   *http = calloc(1, sizeof(*http));
 	HttpLimits	limits = {
 		.max_body = 1024 * 1024,	/* GHL's appointment webhooks are a few kB */
-		.threads = (unsigned) config->http_threads,
 		.connections = 256,
 		.connections_per_ip = 64,
 		.timeout_seconds = 10,		/* a slow client is cut off, not waited for */
@@ -93,7 +92,7 @@ sync_http_start(Config *config, char *error, size_t error_size)
 				 "GHL_WEBHOOK_RSA_PUBLIC_KEY an RSA key");
 	else if (http->keys.rsa)
 	{
-		http->pool = db_pool_new(config->database_url, config->http_threads, "http");
+		http->pool = db_pool_new(config->database_url, config->http_db_connections, "http");
 		http->server = http_server_start(config->http_addr, &limits, route, http, error, error_size);
 	}
 	if (http->server == NULL)
@@ -101,8 +100,8 @@ sync_http_start(Config *config, char *error, size_t error_size)
 		sync_http_stop(http);
 		return NULL;
 	}
-	log_info("HTTP", "listening", json_pack("{s:s, s:i}", "address", config->http_addr, "threads",
-											config->http_threads));
+	log_info("HTTP", "listening", json_pack("{s:s, s:i}", "address", config->http_addr, "database_connections",
+											config->http_db_connections));
 	return http;
 }
 

@@ -21,6 +21,8 @@
 #include "sync_http.h"
 #include "sync_stats.h"
 
+#define STATEMENT_APPLY_WEBHOOK 0
+
 static void
 log_webhook(const char *event, const char *webhook_id, const char *appointment, const char *calendar,
 			const char *result, const char *via, int status, double ms, const char *reason)
@@ -28,6 +30,8 @@ log_webhook(const char *event, const char *webhook_id, const char *appointment, 
 	bool		success = status == 200;
 	char		operation[64];
 
+	if (!log_enabled(success ? LOG_INFO : LOG_WARN))
+		return;
 	snprintf(operation, sizeof(operation), "webhook_%s", event ? event : "unknown");
 	log_json(success ? LOG_INFO : LOG_WARN, "WEBHOOK_EVENT", NULL,
 			 json_pack("{s:s, s:b, s:f, s:s?, s:s?, s:{s:s?, s:s?, s:s?, s:i, s:s?}}",
@@ -77,7 +81,8 @@ webhook_endpoint(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 	webhook_id = json_string_value(json_object_get(verdict.body, "webhookId"));
 
 	db = db_pool_take(http->pool, HTTP_DB_WAIT_MS);
-	r = db ? db_exec(db, "SELECT reflexo.apply_ghl_webhook($1::jsonb)", 1, params) : NULL;
+	r = db ? db_exec_prepared(db, STATEMENT_APPLY_WEBHOOK, "SELECT reflexo.apply_ghl_webhook($1::jsonb)", 1, params)
+		: NULL;
 	ms = (double) (monotonic_ms() - started);
 	if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
 	{

@@ -7,11 +7,11 @@ set -euo pipefail
 purpose=${1:-check}
 
 build=(make gcc pkg-config postgresql-15 postgresql-server-dev-15 libpq-dev
-       libssl-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev gettext)
+       libssl-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsodium-dev gettext)
 check=(postgresql-15-pgtap libipc-run-perl clang libclang-rt-14-dev openssl curl
        locales)
 run=(curl)
-bench=(jq)
+bench=(jq wrk)
 # graphile-worker, the push benchmark's baseline, runs on Node.js; a machine
 # may already have it from elsewhere (e.g. NodeSource), which Debian's npm
 # package would conflict with

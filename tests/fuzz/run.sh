@@ -10,7 +10,7 @@ seconds=${FUZZ_SECONDS:-60}
 out=${FUZZ_OUT:-tmp_fuzz}
 mkdir -p "$out"
 
-daemon_pkgs="libmicrohttpd jansson libcurl libcrypto"
+daemon_pkgs="libmicrohttpd jansson libcurl libcrypto libsodium"
 
 # what each target is built from
 sources_of() {
@@ -23,8 +23,8 @@ sources_of() {
 				"$(pkg-config --libs $daemon_pkgs) -lpthread"
 			;;
 		webhook)
-			echo "-Idaemon $(pkg-config --cflags jansson libcrypto)" daemon/sync_webhook.c daemon/webhook_signature.c \
-				daemon/iso_time.c "$(pkg-config --libs jansson libcrypto)"
+			echo "-Idaemon $(pkg-config --cflags jansson libcrypto libsodium)" daemon/sync_webhook.c \
+				daemon/webhook_signature.c daemon/iso_time.c "$(pkg-config --libs jansson libcrypto libsodium)"
 			;;
 		ghl_response)
 			echo "-Idaemon $(pkg-config --cflags jansson libcurl)" daemon/ghl_client.c daemon/iso_time.c \
