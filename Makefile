@@ -35,10 +35,9 @@ EXTVERSION = 0.1.0
 MODULE_big = reflexo
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
 DATA_built = sql/reflexo--$(EXTVERSION).sql
-EXTRA_CLEAN = tests/unit/*.test tmp_check tmp_check_iso output_iso
+EXTRA_CLEAN = tests/unit/*.test tmp_check tmp_check_iso output_iso po/*.mo
 
-PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) -Iextension \
-	-DTEXTDOMAIN='"reflexo-$(EXTVERSION)"'
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) -Iextension
 PG_CFLAGS = -Wall -Wextra -Werror
 # rebuild objects when a header they include changes (dependencies in .deps/)
 override autodepend = yes
@@ -52,6 +51,27 @@ include $(PGXS)
 
 sql/reflexo--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@
+
+# Message catalogues (po/<lang>.po), installed where the server's gettext
+# looks for the text domain the C code uses (TEXTDOMAIN in extension/reflexo.h).
+NLS_LANGUAGES = $(basename $(notdir $(wildcard po/*.po)))
+NLS_FILES = $(patsubst %,po/%.mo,$(NLS_LANGUAGES))
+LOCALEDIR = $(shell $(PG_CONFIG) --localedir)
+all: $(NLS_FILES)
+po/%.mo: po/%.po
+	msgfmt -c -o $@ $<
+install: install-nls
+install-nls: $(NLS_FILES)
+	for lang in $(NLS_LANGUAGES); do \
+		$(INSTALL_DATA) -D po/$$lang.mo '$(DESTDIR)$(LOCALEDIR)'/$$lang/LC_MESSAGES/reflexo-$(MAJORVERSION).mo || exit 1; \
+	done
+# po/reflexo.pot: the messages to translate, after changing them in C
+update-po:
+	xgettext -o po/reflexo.pot --package-name=reflexo --package-version=$(EXTVERSION) --from-code=UTF-8 -L C \
+		--no-location --sort-output -k_ -kgettext_noop -kerrmsg -kerrdetail -kerrhint -kerrcontext \
+		-kerrmsg_plural:1,2 -kerrdetail_plural:1,2 -kngettext:1,2 -kghl_hours_error:1 extension/*.c
+	for po in po/*.po; do msgmerge -q -U --backup=none $$po po/reflexo.pot; done
+.PHONY: install-nls update-po
 
 # make builds the daemons too; the end-to-end tests use their sanitizer build.
 all: daemon

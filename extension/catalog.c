@@ -7,6 +7,7 @@
  * EXTENSION or ALTER TABLE in another session is picked up safely.
  */
 #include "catalog.h"
+#include "reflexo.h"
 
 #include "access/relscan.h"
 #include "access/table.h"

@@ -211,10 +211,11 @@ check_calendar(Booking *b)
 		b->has_location = true;
 	}
 	if (b->calendar.location_id != b->location_id)
-		calendar_unavailable(b, psprintf(_("Calendar %s belongs to location " INT64_FORMAT ", not to location " INT64_FORMAT "."),
-										 calendar_label(b->calendar_id), b->calendar.location_id, b->location_id));
+		calendar_unavailable(b, psprintf(_("Calendar %s belongs to location %lld, not to location %lld."),
+										 calendar_label(b->calendar_id), (long long) b->calendar.location_id,
+										 (long long) b->location_id));
 	if (b->location.id != b->location_id && !fetch_location(b->location_id, &b->location))
-		calendar_unavailable(b, psprintf(_("Location " INT64_FORMAT " does not exist."), b->location_id));
+		calendar_unavailable(b, psprintf(_("Location %lld does not exist."), (long long) b->location_id));
 	b->tz = find_time_zone(b->location.time_zone);
 
 	if (b->calendar.is_active && b->location.is_active)
@@ -228,7 +229,7 @@ check_calendar(Booking *b)
 	if (!b->calendar.is_active)
 		calendar_unavailable(b, psprintf(_("Calendar %s (\"%s\") is inactive."),
 										 calendar_label(b->calendar_id), b->calendar.name));
-	calendar_unavailable(b, psprintf(_("Location " INT64_FORMAT " is inactive."), b->location_id));
+	calendar_unavailable(b, psprintf(_("Location %lld is inactive."), (long long) b->location_id));
 }
 
 /* A duration for messages: "10 minutes", or "90 seconds" when not whole. */
@@ -280,9 +281,9 @@ check_duration(Booking *b)
 			 errmsg_plural("the minimum duration is %d minute",
 						   "the minimum duration is %d minutes",
 						   minimum_minutes, minimum_minutes),
-			 errdetail_plural("The appointment lasts %s; location " INT64_FORMAT " requires at least %d minute.",
-							  "The appointment lasts %s; location " INT64_FORMAT " requires at least %d minutes.",
-							  minimum_minutes, interval_text(lasts), b->location_id, minimum_minutes),
+			 errdetail_plural("The appointment lasts %s; location %lld requires at least %d minute.",
+							  "The appointment lasts %s; location %lld requires at least %d minutes.",
+							  minimum_minutes, interval_text(lasts), (long long) b->location_id, minimum_minutes),
 			 errhint("Make the appointment longer."),
 			 errtableconstraint(b->rel, "appointments_min_duration")));
 	return true;
@@ -423,7 +424,7 @@ check_overlap(Booking *b, Enforcement how)
 	if (conflict.kind == CONFLICT_NONE)
 		return;
 
-	who = conflict.title[0] ? conflict.title : psprintf(_("appointment " INT64_FORMAT), conflict.id);
+	who = conflict.title[0] ? conflict.title : psprintf(_("appointment %lld"), (long long) conflict.id);
 	when = psprintf("%s %s-%s (%s)", local_date(b, conflict.starts_at),
 					local_hhmm(b, conflict.starts_at), local_hhmm(b, conflict.ends_at),
 					b->location.time_zone);
@@ -431,13 +432,13 @@ check_overlap(Booking *b, Enforcement how)
 		when = psprintf("%s (%s)", local_span(b, conflict.starts_at, conflict.ends_at),
 						b->location.time_zone);
 	if (conflict.kind == CONFLICT_CALENDAR_FULL)
-		detail = psprintf(ngettext("Calendar \"%s\" allows %d appointment at a time; appointment " INT64_FORMAT " runs %s.",
-								   "Calendar \"%s\" allows %d appointments at a time; appointment " INT64_FORMAT " runs %s.",
+		detail = psprintf(ngettext("Calendar \"%s\" allows %d appointment at a time; appointment %lld runs %s.",
+								   "Calendar \"%s\" allows %d appointments at a time; appointment %lld runs %s.",
 								   b->calendar.capacity),
-						  b->calendar.name, b->calendar.capacity, conflict.id, when);
+						  b->calendar.name, b->calendar.capacity, (long long) conflict.id, when);
 	else
-		detail = psprintf(_("Therapist %s already has appointment " INT64_FORMAT " at %s in this location."),
-						  text_to_cstring(b->therapist), conflict.id, when);
+		detail = psprintf(_("Therapist %s already has appointment %lld at %s in this location."),
+						  text_to_cstring(b->therapist), (long long) conflict.id, when);
 
 	if (conflict.after_snapshot && how == ENFORCE_REJECT)
 		ereport(ERROR,	/* not a broken rule yet: the retry will tell */

@@ -3,6 +3,7 @@
  * equality, the cast from GHL's openHours JSON, and within_open_hours().
  */
 #include "open_hours.h"
+#include "reflexo.h"
 
 #include "libpq/pqformat.h"
 #include "local_time.h"

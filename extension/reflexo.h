@@ -6,6 +6,18 @@
 
 #include "postgres.h"
 
+/*
+ * This extension's messages come from its own catalogue (po/<lang>.po, installed
+ * as reflexo-<major>.mo), not the server's: ereport and _() look them up in
+ * this text domain.  elog.h sets TEXTDOMAIN to NULL, hence the redefinition.
+ */
+#undef TEXTDOMAIN
+#define TEXTDOMAIN PG_TEXTDOMAIN("reflexo")
+#undef _
+#define _(x) dgettext(TEXTDOMAIN, x)
+#undef ngettext
+#define ngettext(singular, plural, n) dngettext(TEXTDOMAIN, singular, plural, n)
+
 /* reflexo.strict_validation: follow the location, or force strict/flexible. */
 typedef enum StrictValidation
 {
@@ -23,5 +35,6 @@ typedef enum ChangeOrigin
 
 extern int	reflexo_strict_validation;
 extern int	reflexo_change_origin;
+extern char *reflexo_jwt_secret;
 
 #endif							/* REFLEXO_H */
