@@ -39,6 +39,7 @@ EXTRA_CLEAN = tests/unit/*.test tmp_check tmp_check_iso output_iso po/*.mo
 
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) -Iextension
 PG_CFLAGS = -Wall -Wextra -Werror
+SHLIB_LINK = -lcrypto
 # rebuild objects when a header they include changes (dependencies in .deps/)
 override autodepend = yes
 

@@ -34,6 +34,7 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 	Datum		args[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int			ret;
+	SavedUser	saved;
 
 	require_row_trigger(fcinfo, "appointment_history_trigger", false);
 	rel = trigger->tg_relation;
@@ -70,6 +71,7 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 	args[4] = new_row ? heap_copy_tuple_as_datum(new_row, desc) : (Datum) 0;
 	nulls[4] = new_row ? ' ' : 'n';
 
+	become_owner(rel, &saved);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	ret = SPI_execute_plan(saved_plan(&insert_plan,
@@ -84,5 +86,6 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "history insert failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
+	restore_user(&saved);
 	return PointerGetDatum(NULL);
 }

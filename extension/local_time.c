@@ -5,6 +5,7 @@
  * the rules are the ones the server itself applies to timestamptz.
  */
 #include "local_time.h"
+#include "reflexo.h"
 
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -74,6 +75,26 @@ to_wall_clock(TimestampTz instant, pg_tz *tz)
 	struct pg_tm *tm = pg_localtime(&secs, tz);
 
 	return instant + (int64) tm->tm_gmtoff * USECS_PER_SEC;
+}
+
+/*
+ * The instant a zone's clock shows wall, if it ever does: false for a wall
+ * time skipped by a DST change.  A repeated one gives the first instant.
+ */
+bool
+from_wall_clock(Timestamp wall, pg_tz *tz, TimestampTz *instant)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			offset;
+
+	if (timestamp2tm(wall, NULL, &tm, &fsec, NULL, NULL) != 0)
+		return false;
+	offset = DetermineTimeZoneOffset(&tm, tz);
+	*instant = wall + (int64) offset * USECS_PER_SEC;
+	if (to_wall_clock(*instant - USECS_PER_HOUR, tz) == wall)
+		*instant -= USECS_PER_HOUR;		/* the earlier of a repeated hour */
+	return to_wall_clock(*instant, tz) == wall;
 }
 
 void

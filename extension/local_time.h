@@ -31,6 +31,7 @@ typedef struct WallWalker
 
 extern pg_tz *find_time_zone(const char *name);
 extern Timestamp to_wall_clock(TimestampTz instant, pg_tz *tz);
+extern bool from_wall_clock(Timestamp wall, pg_tz *tz, TimestampTz *instant);
 extern void wall_walker_init(WallWalker *walker, TimestampTz start, TimestampTz end, pg_tz *tz);
 extern bool wall_walker_next(WallWalker *walker, WallSpan *span);
 extern bool week_covers(const WeekSchedule *week, const WallSpan *span, Timestamp *gap);

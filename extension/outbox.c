@@ -246,7 +246,13 @@ appointment_outbox(PG_FUNCTION_ARGS)
 		op = is_active(rel, trigger->tg_trigtuple) && !is_active(rel, row) ? OP_CANCEL : OP_UPDATE;
 	}
 
-	enqueue(rel, row, op);
+	{
+		SavedUser	saved;
+
+		become_owner(rel, &saved);
+		enqueue(rel, row, op);
+		restore_user(&saved);
+	}
 	Async_Notify(DOORBELL_CHANNEL, "");
 	return PointerGetDatum(NULL);
 }

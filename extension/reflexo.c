@@ -16,6 +16,11 @@ int			reflexo_change_origin = CHANGE_ORIGIN_LOCAL;
 static char *reflexo_change_source = NULL;
 static int	reflexo_outbox_max_attempts = 25;
 static int	reflexo_outbox_backoff_cap = 3600;
+static int	reflexo_jwt_access_seconds = 3600;
+static int	reflexo_jwt_refresh_seconds = 7 * 24 * 3600;
+static int	reflexo_password_iterations = 600000;
+static int	reflexo_login_max_failures = 5;
+static int	reflexo_login_lockout_seconds = 900;
 
 static const struct config_enum_entry strict_validation_options[] = {
 	{"location", STRICT_VALIDATION_LOCATION, false},
@@ -84,6 +89,44 @@ _PG_init(void)
 							&reflexo_outbox_backoff_cap,
 							3600, 1, 7 * 24 * 3600,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	/* Read by C only (jwt.c); hidden from everyone but superusers. */
+	DefineCustomStringVariable("reflexo.jwt_secret",
+							   gettext_noop("Secret that signs and checks the API's JSON Web Tokens (PostgREST's jwt-secret)."),
+							   NULL,
+							   &reflexo_jwt_secret,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomIntVariable("reflexo.jwt_access_seconds",
+							gettext_noop("Lifetime of an access token from api.login."),
+							NULL,
+							&reflexo_jwt_access_seconds,
+							3600, 60, 24 * 3600,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("reflexo.jwt_refresh_seconds",
+							gettext_noop("Lifetime of a refresh token from api.login."),
+							NULL,
+							&reflexo_jwt_refresh_seconds,
+							7 * 24 * 3600, 300, 90 * 24 * 3600,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("reflexo.password_iterations",
+							gettext_noop("PBKDF2-SHA256 iterations of new password hashes."),
+							NULL,
+							&reflexo_password_iterations,
+							600000, 1000, 10000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("reflexo.login_max_failures",
+							gettext_noop("Failed logins in a row after which a user is locked out for a while."),
+							NULL,
+							&reflexo_login_max_failures,
+							5, 1, 1000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("reflexo.login_lockout_seconds",
+							gettext_noop("How long a user is locked out after too many failed logins."),
+							NULL,
+							&reflexo_login_lockout_seconds,
+							900, 1, 7 * 24 * 3600,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("reflexo");
 

@@ -7,6 +7,8 @@
  */
 #include "saved_plan.h"
 
+#include "miscadmin.h"
+
 SPIPlanPtr
 saved_plan(SavedPlan *saved, const char *query, int nargs, const Oid *argtypes)
 {
@@ -29,4 +31,25 @@ saved_plan(SavedPlan *saved, const char *query, int nargs, const Oid *argtypes)
 	saved->nargs = nargs;
 	memcpy(saved->argtypes, argtypes, sizeof(Oid) * nargs);
 	return plan;
+}
+
+/*
+ * Run what follows as the owner of rel, as PostgreSQL's referential
+ * integrity triggers do: a trigger's bookkeeping (outbox, history) must work
+ * whoever changed the row, including API roles with no rights on the
+ * bookkeeping tables.  Row-level security does not apply to the owner.  An
+ * error restores the user with the (sub)transaction.
+ */
+void
+become_owner(Relation rel, SavedUser *saved)
+{
+	GetUserIdAndSecContext(&saved->user, &saved->context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   saved->context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+}
+
+void
+restore_user(const SavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->user, saved->context);
 }

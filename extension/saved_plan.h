@@ -7,6 +7,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/rel.h"
 
 typedef struct SavedPlan
 {
@@ -16,5 +17,14 @@ typedef struct SavedPlan
 } SavedPlan;
 
 extern SPIPlanPtr saved_plan(SavedPlan *saved, const char *query, int nargs, const Oid *argtypes);
+
+typedef struct SavedUser
+{
+	Oid			user;
+	int			context;
+} SavedUser;
+
+extern void become_owner(Relation rel, SavedUser *saved);
+extern void restore_user(const SavedUser *saved);
 
 #endif							/* SAVED_PLAN_H */

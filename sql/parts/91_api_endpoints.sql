@@ -1,0 +1,311 @@
+
+-- ================================================================ API: the seed's endpoints
+--
+-- Views and functions of schema api, one per endpoint of the seed service
+-- (the README maps each).  Views belong to reflexo_api, so row-level
+-- security on the core tables decides which rows a request sees; functions
+-- run as the caller unless they say otherwise.
+
+-- ---------------------------------------------------------------- citas
+
+CREATE VIEW api.citas AS
+  SELECT a.id, a.title, a.contact_id, c.ghl_calendar_id,
+         a.starts_at AS start_time, a.ends_at AS end_time,
+         a.notes, a.assigned_user_id, a.status,
+         (a.starts_at AT TIME ZONE l.timezone)::pg_catalog.date AS fecha,
+         a.location_id, l.ghl_location_id, a.calendar_id,
+         a.ghl_appointment_id, a.sync_state, a.origin, a.validation_flags,
+         a.created_at, a.updated_at
+    FROM reflexo.appointments a
+    JOIN reflexo.calendars c ON c.id = a.calendar_id
+    JOIN reflexo.locations l ON l.id = a.location_id;
+ALTER VIEW api.citas OWNER TO reflexo_api;
+COMMENT ON VIEW api.citas IS
+  'Appointments (GET/POST /citas, PATCH /citas?id=eq.N), with the seed''s field names. fecha is the local date.';
+
+CREATE FUNCTION api.citas_write() RETURNS trigger
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    cal reflexo.calendars;
+    location_id pg_catalog.int8 := NEW.location_id;
+    written pg_catalog.int8;
+  BEGIN
+    IF TG_OP = 'UPDATE' AND (NEW.id IS DISTINCT FROM OLD.id OR NEW.location_id IS DISTINCT FROM OLD.location_id
+                             OR NEW.ghl_appointment_id IS DISTINCT FROM OLD.ghl_appointment_id) THEN
+      RAISE EXCEPTION 'id, location_id and ghl_appointment_id of a cita cannot change' USING ERRCODE = '428C9',
+        HINT = 'Book a new cita in the other location and cancel this one.';
+    END IF;
+    IF NEW.ghl_calendar_id IS NOT NULL THEN
+      SELECT * INTO cal FROM reflexo.calendars WHERE ghl_calendar_id = NEW.ghl_calendar_id;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION 'calendar % does not exist or is not available', NEW.ghl_calendar_id USING ERRCODE = '23503',
+          DETAIL = 'No calendar of your locations has ghl_calendar_id ' || NEW.ghl_calendar_id || '.',
+          HINT = 'GET /calendars lists the calendars you can book.';
+      END IF;
+      location_id := cal.location_id;
+    ELSIF location_id IS NOT NULL THEN
+      IF NOT EXISTS (SELECT FROM reflexo.locations l WHERE l.id = location_id) THEN
+        RAISE EXCEPTION 'location % is not one of yours', location_id USING ERRCODE = '42501',
+          HINT = 'GET /location_settings lists the locations you work in.';
+      END IF;
+    ELSIF TG_OP = 'INSERT' THEN
+      -- no calendar: the location's default calendar, if the location is clear
+      SELECT l.id INTO location_id FROM reflexo.locations l
+       WHERE l.ghl_location_id = NEW.ghl_location_id
+          OR (NEW.ghl_location_id IS NULL AND pg_catalog.cardinality(reflexo.api_location_ids()) = 1
+              AND l.id = (reflexo.api_location_ids())[1]);
+      IF location_id IS NULL THEN
+        RAISE EXCEPTION 'cita needs a calendar' USING ERRCODE = '23502',
+          DETAIL = 'Neither ghl_calendar_id nor a location with a default calendar was given.',
+          HINT = 'Give ghl_calendar_id (GET /calendars lists them), or location_id of a location with a default calendar.';
+      END IF;
+    END IF;
+
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO reflexo.appointments (location_id, calendar_id, title, contact_id, assigned_user_id, notes,
+                                        status, starts_at, ends_at)
+      VALUES (location_id, cal.id, COALESCE(NEW.title, ''), NEW.contact_id, NEW.assigned_user_id, NEW.notes,
+              COALESCE(NEW.status, 'scheduled'), NEW.start_time, NEW.end_time)
+      RETURNING id INTO written;
+    ELSE
+      UPDATE reflexo.appointments a
+         SET calendar_id = COALESCE(cal.id, a.calendar_id), title = COALESCE(NEW.title, ''),
+             contact_id = NEW.contact_id, assigned_user_id = NEW.assigned_user_id, notes = NEW.notes,
+             status = NEW.status, starts_at = NEW.start_time, ends_at = NEW.end_time
+       WHERE a.id = OLD.id
+      RETURNING a.id INTO written;
+    END IF;
+    SELECT * INTO NEW FROM api.citas WHERE id = written;
+    RETURN NEW;
+  END
+  $$;
+ALTER FUNCTION api.citas_write() OWNER TO reflexo_api;
+COMMENT ON FUNCTION api.citas_write() IS
+  'Writes through api.citas: resolves ghl_calendar_id within the caller''s locations; the guard checks the rules.';
+CREATE TRIGGER citas_write INSTEAD OF INSERT OR UPDATE ON api.citas
+  FOR EACH ROW EXECUTE FUNCTION api.citas_write();
+
+CREATE FUNCTION api.cancel_cita(id pg_catalog.int8) RETURNS SETOF api.citas
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    RETURN QUERY UPDATE api.citas c SET status = 'cancelled' WHERE c.id = cancel_cita.id RETURNING c.*;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'cita % not found', id USING ERRCODE = 'P0002',
+        HINT = 'It does not exist, or belongs to a location you do not work in.';
+    END IF;
+  END
+  $$;
+COMMENT ON FUNCTION api.cancel_cita(pg_catalog.int8) IS
+  'POST /rpc/cancel_cita {id}: cancels a cita (GHL is told); 404 if it is not yours.';
+
+CREATE FUNCTION api.upcoming_citas(days pg_catalog.int4 DEFAULT 7) RETURNS SETOF api.citas
+  LANGUAGE sql STABLE
+  AS $$
+    SELECT * FROM api.citas
+     WHERE start_time >= pg_catalog.now()
+       AND start_time < pg_catalog.now() + pg_catalog.make_interval(days => days)
+       AND status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])
+     ORDER BY start_time
+  $$;
+COMMENT ON FUNCTION api.upcoming_citas(pg_catalog.int4) IS
+  'GET /rpc/upcoming_citas?days=7: active citas starting in the next days, soonest first.';
+
+-- ---------------------------------------------------------------- calendars and locations
+
+CREATE VIEW api.calendars AS
+  SELECT c.id, c.ghl_calendar_id, c.name, c.description, l.timezone, c.is_active,
+         c.location_id, l.ghl_location_id, c.capacity, c.slot_duration,
+         COALESCE(c.open_hours, l.open_hours)::pg_catalog.text AS open_hours,
+         c.id IS NOT DISTINCT FROM l.default_calendar_id AS is_default
+    FROM reflexo.calendars c
+    JOIN reflexo.locations l ON l.id = c.location_id;
+ALTER VIEW api.calendars OWNER TO reflexo_api;
+COMMENT ON VIEW api.calendars IS
+  'Calendars synced from GHL (GET /calendars?ghl_location_id=eq.X); open_hours are the effective working hours.';
+
+CREATE VIEW api.location_settings AS
+  SELECT id, ghl_location_id, name, timezone, is_active, default_calendar_id, open_hours,
+         min_duration, strict_validation, created_at, updated_at
+    FROM reflexo.locations;
+ALTER VIEW api.location_settings OWNER TO reflexo_api;
+COMMENT ON VIEW api.location_settings IS
+  'Location settings (GET/POST/PATCH/DELETE /location_settings): staff read their own, admins change any.';
+
+CREATE VIEW api.active_locations AS
+  SELECT * FROM api.location_settings WHERE is_active;
+ALTER VIEW api.active_locations OWNER TO reflexo_api;
+COMMENT ON VIEW api.active_locations IS 'GET /active_locations: the active locations you can see.';
+
+CREATE FUNCTION api.location_calendars(location_id pg_catalog.int8) RETURNS SETOF api.calendars
+  LANGUAGE sql STABLE
+  AS $$ SELECT * FROM api.calendars c WHERE c.location_id = location_calendars.location_id ORDER BY c.name $$;
+COMMENT ON FUNCTION api.location_calendars(pg_catalog.int8) IS
+  'GET /rpc/location_calendars?location_id=N: the calendars of one of your locations.';
+
+CREATE FUNCTION reflexo.api_visible_location(location_id pg_catalog.int8) RETURNS api.location_settings
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    visible api.location_settings;
+  BEGIN
+    SELECT * INTO visible FROM api.location_settings s WHERE s.id = location_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'location % not found', location_id USING ERRCODE = 'P0002',
+        HINT = 'It does not exist, or you do not work in it; GET /location_settings lists yours.';
+    END IF;
+    RETURN visible;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.api_visible_location(pg_catalog.int8) IS
+  'A location the caller may see, or a not-found error.';
+
+CREATE FUNCTION api.set_default_calendar(location_id pg_catalog.int8, calendar_id pg_catalog.text)
+  RETURNS api.location_settings
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings := reflexo.api_visible_location(location_id);
+    cal api.calendars;
+  BEGIN
+    SELECT * INTO cal FROM api.calendars c
+     WHERE c.ghl_calendar_id = calendar_id OR c.id::pg_catalog.text = calendar_id;
+    IF NOT FOUND OR cal.location_id <> loc.id OR NOT cal.is_active THEN
+      RAISE EXCEPTION 'calendar % is not an active calendar of location %', calendar_id, location_id
+        USING ERRCODE = '23503', HINT = 'GET /rpc/location_calendars?location_id=' || location_id || ' lists them.';
+    END IF;
+    UPDATE api.location_settings s SET default_calendar_id = cal.id WHERE s.id = loc.id RETURNING * INTO loc;
+    RETURN loc;
+  END
+  $$;
+COMMENT ON FUNCTION api.set_default_calendar(pg_catalog.int8, pg_catalog.text) IS
+  'POST /rpc/set_default_calendar {location_id, calendar_id}: calendar_id is the GHL calendar id (or ours). Admins.';
+
+CREATE FUNCTION api.sync_calendars(location_id pg_catalog.int8) RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings := reflexo.api_visible_location(location_id);
+  BEGIN
+    PERFORM pg_catalog.pg_notify('reflexo_calendars', loc.ghl_location_id);
+    RETURN pg_catalog.json_build_object('queued', true, 'ghl_location_id', loc.ghl_location_id);
+  END
+  $$;
+COMMENT ON FUNCTION api.sync_calendars(pg_catalog.int8) IS
+  'POST /rpc/sync_calendars {location_id}: asks reflexo-sync to fetch the location''s calendars from GHL now.';
+
+-- ---------------------------------------------------------------- free slots
+
+CREATE FUNCTION reflexo.free_slots_between(calendar_id pg_catalog.int8, from_time pg_catalog.timestamptz,
+                                           to_time pg_catalog.timestamptz, duration pg_catalog.interval,
+                                           step pg_catalog.interval)
+  RETURNS TABLE (starts_at pg_catalog.timestamptz, ends_at pg_catalog.timestamptz)
+  LANGUAGE c STABLE STRICT
+  AS 'MODULE_PATHNAME', 'reflexo_free_slots_between';
+COMMENT ON FUNCTION reflexo.free_slots_between(pg_catalog.int8, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                               pg_catalog.interval, pg_catalog.interval) IS
+  'Bookable slots of duration, starting at working-hours openings and every step after, on the location''s wall clock.';
+
+CREATE FUNCTION reflexo.free_slots(calendar_id pg_catalog.int8, from_time pg_catalog.timestamptz,
+                                   to_time pg_catalog.timestamptz, duration pg_catalog.interval DEFAULT NULL)
+  RETURNS TABLE (starts_at pg_catalog.timestamptz, ends_at pg_catalog.timestamptz)
+  LANGUAGE sql STABLE
+  AS $$
+    SELECT s.starts_at, s.ends_at
+      FROM reflexo.calendars c,
+           reflexo.free_slots_between(c.id, from_time, to_time, COALESCE(duration, c.slot_duration), c.slot_duration) s
+     WHERE c.id = calendar_id
+  $$;
+COMMENT ON FUNCTION reflexo.free_slots(pg_catalog.int8, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval) IS
+  'Bookable slots of a calendar between two instants (duration: the calendar''s slot length unless given).';
+
+CREATE FUNCTION api.free_slots(calendar_id pg_catalog.text, desde pg_catalog.timestamptz, hasta pg_catalog.timestamptz,
+                               duration_minutes pg_catalog.int4 DEFAULT NULL)
+  RETURNS TABLE (start_time pg_catalog.timestamptz, end_time pg_catalog.timestamptz)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    cal reflexo.calendars;
+  BEGIN
+    SELECT * INTO cal FROM reflexo.calendars c
+     WHERE c.ghl_calendar_id = free_slots.calendar_id OR c.id::pg_catalog.text = free_slots.calendar_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'calendar % not found', calendar_id USING ERRCODE = 'P0002',
+        HINT = 'GET /calendars lists the calendars you can book.';
+    END IF;
+    RETURN QUERY
+      SELECT s.starts_at, s.ends_at
+        FROM reflexo.free_slots_between(cal.id, GREATEST(desde, pg_catalog.now()), hasta,
+               COALESCE(pg_catalog.make_interval(mins => duration_minutes), cal.slot_duration), cal.slot_duration) s;
+  END
+  $$;
+ALTER FUNCTION api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4)
+  OWNER TO reflexo_api;
+COMMENT ON FUNCTION api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4) IS
+  'GET /rpc/free_slots?calendar_id=X&desde=…&hasta=…[&duration_minutes=N]: bookable slots from now on.';
+
+-- ---------------------------------------------------------------- metrics and health
+
+CREATE FUNCTION api.metrics() RETURNS pg_catalog.jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT reflexo.metrics() $$;
+COMMENT ON FUNCTION api.metrics() IS 'GET /rpc/metrics: the seed''s metrics document (last 24 h).';
+CREATE FUNCTION api.metrics_ghl() RETURNS pg_catalog.jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT reflexo.metrics_ghl() $$;
+COMMENT ON FUNCTION api.metrics_ghl() IS 'GET /rpc/metrics_ghl: GHL operations by kind.';
+CREATE FUNCTION api.metrics_webhooks() RETURNS pg_catalog.jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT reflexo.metrics_webhooks() $$;
+COMMENT ON FUNCTION api.metrics_webhooks() IS 'GET /rpc/metrics_webhooks: webhooks by type and result.';
+CREATE FUNCTION api.health() RETURNS pg_catalog.jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT reflexo.health() $$;
+COMMENT ON FUNCTION api.health() IS 'GET /rpc/health: outbox, webhooks, tokens and rule breaks at a glance.';
+
+-- ---------------------------------------------------------------- privileges
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.login(pg_catalog.text, pg_catalog.text), api.refresh(pg_catalog.text)
+  TO reflexo_anon, reflexo_staff, reflexo_admin;
+GRANT SELECT, INSERT, UPDATE ON api.citas TO reflexo_staff, reflexo_admin;
+GRANT SELECT ON api.calendars, api.location_settings, api.active_locations TO reflexo_staff, reflexo_admin;
+GRANT INSERT, UPDATE, DELETE ON api.location_settings TO reflexo_admin;
+GRANT SELECT ON api.users TO reflexo_admin;
+GRANT EXECUTE ON FUNCTION
+    api.cancel_cita(pg_catalog.int8), api.upcoming_citas(pg_catalog.int4),
+    api.location_calendars(pg_catalog.int8), api.sync_calendars(pg_catalog.int8),
+    api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4),
+    api.metrics(), api.metrics_ghl(), api.metrics_webhooks(), api.health(),
+    api.change_password(pg_catalog.text, pg_catalog.text)
+  TO reflexo_staff, reflexo_admin;
+GRANT EXECUTE ON FUNCTION
+    api.set_default_calendar(pg_catalog.int8, pg_catalog.text),
+    api.create_user(pg_catalog.text, pg_catalog.text, reflexo.user_role, pg_catalog.int8[]),
+    api.update_user(pg_catalog.text, pg_catalog.text, reflexo.user_role, pg_catalog.int8[], pg_catalog.bool)
+  TO reflexo_admin;
+
+-- Schema reflexo: the API roles may name its types and harmless functions
+-- (their SQL functions are parsed as them) but touch no table; what runs
+-- with the owner's rights is for reflexo-sync only.
+GRANT USAGE ON SCHEMA reflexo TO reflexo_staff, reflexo_admin;
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+            WHERE p.pronamespace = 'reflexo'::regnamespace
+              AND (p.prosecdef OR p.proname IN ('password_hash', 'password_verify', 'jwt_sign', 'jwt_verify',
+                                                'issue_tokens', 'api_refusal', 'free_slots_between'))
+  LOOP
+    EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    IF f::text !~ '^reflexo\.(password|jwt|issue_tokens|api_refusal|free_slots_between)' THEN
+      EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO reflexo_sync', f);
+    END IF;
+  END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION reflexo.free_slots_between(pg_catalog.int8, pg_catalog.timestamptz,
+    pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.interval) TO reflexo_api;
+GRANT SELECT ON reflexo.ghl_tokens, reflexo.locations, reflexo.calendars TO reflexo_sync;
