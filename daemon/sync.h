@@ -173,6 +173,9 @@ extern void daemon_record_operation(Daemon *d, const char *operation, bool succe
 /* sync_housekeeping.c */
 extern void housekeeping_tick(Daemon *d);
 
+/* sync_check.c: --check-config; the exit status */
+extern int	check_config(const Config *config);
+
 /* sync_locations.c */
 extern Location *location_for(Daemon *d, const char *ghl_id);
 extern bool location_bootstrap(Daemon *d, bool replace);

@@ -36,6 +36,9 @@ static const char usage[] =
 	"  --env-file FILE   read settings from FILE (KEY=VALUE lines) where the\n"
 	"                    environment does not set them\n"
 	"  --once            push everything due, then exit\n"
+	"  --check-config    check the settings, the database, the stored GHL\n"
+	"                    credentials against GHL, the webhook keys and the\n"
+	"                    HTTP address, one line each, then exit (0: all ok)\n"
 	"  --store-token     store GHL_ACCESS_TOKEN (and GHL_REFRESH_TOKEN) for\n"
 	"                    GHL_LOCATION_ID, encrypted, replacing what is stored\n"
 	"                    (e.g. a rotated Private Integration Token), then exit\n"
@@ -49,6 +52,7 @@ typedef struct Options
 	const char *env_file;
 	bool		once;
 	bool		store_token;
+	bool		check_config;
 } Options;
 
 static int
@@ -56,11 +60,11 @@ parse_options(int argc, char **argv, Options *options)
 {
 	enum
 	{
-		OPT_ENV_FILE = 1000, OPT_ONCE, OPT_STORE_TOKEN, OPT_HELP, OPT_VERSION
+		OPT_ENV_FILE = 1000, OPT_ONCE, OPT_STORE_TOKEN, OPT_CHECK_CONFIG, OPT_HELP, OPT_VERSION
 	};
 	static const struct option longopts[] = {
 		{"env-file", required_argument, NULL, OPT_ENV_FILE}, {"once", no_argument, NULL, OPT_ONCE},
-		{"store-token", no_argument, NULL, OPT_STORE_TOKEN},
+		{"store-token", no_argument, NULL, OPT_STORE_TOKEN}, {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
 		{"help", no_argument, NULL, OPT_HELP}, {"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0}
 	};
 	int			opt;
@@ -77,6 +81,9 @@ parse_options(int argc, char **argv, Options *options)
 				break;
 			case OPT_STORE_TOKEN:
 				options->store_token = true;
+				break;
+			case OPT_CHECK_CONFIG:
+				options->check_config = true;
 				break;
 			case OPT_HELP:
 				printf("%s%s", usage, config_help());
@@ -271,8 +278,19 @@ main(int argc, char **argv)
 	d->config = config_load(options.env_file, error, sizeof(error));
 	if (d->config == NULL)
 	{
-		log_error("CONFIG", "invalid configuration", json_pack("{s:s}", "error", error));
+		if (options.check_config)
+			printf("FAIL %-16s %s\n", "settings", error);
+		else
+			log_error("CONFIG", "invalid configuration", json_pack("{s:s}", "error", error));
 		return 2;
+	}
+	if (options.check_config)
+	{
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = check_config(d->config);
+		config_free(d->config);
+		curl_global_cleanup();
+		return rc;
 	}
 	log_set_level(d->config->log_level);
 	if (options.store_token)

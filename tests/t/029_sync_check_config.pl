@@ -1,0 +1,70 @@
+# reflexo-sync --check-config: one line per check, FAIL lines that say what
+# is wrong and how to fix it, and an exit status scripts can use.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use PostgreSQL::Test::Utils;
+use ReflexoTest;
+use Test::More;
+
+my $sim = start_sim(options => [ '--private-token', 'pit-check-token' ]);
+my $node = new_node('check');
+my $key = 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=';
+my %env = (
+	DATABASE_URL => $node->connstr('postgres'),
+	GHL_API_BASE => $sim->url,
+	GHL_LOCATION_ID => 'SimLocation000000001',
+	GHL_ACCESS_TOKEN => 'pit-check-token',
+	REFLEXO_TOKEN_KEY => $key,
+	GHL_WEBHOOK_PUBLIC_KEY => "$sim->{keys}/ghl-sim-ed25519.pub.pem",
+	REFLEXO_HTTP_ADDR => '127.0.0.1:' . PostgreSQL::Test::Cluster::get_free_port());
+
+sub check
+{
+	my (%override) = @_;
+	my %run = (%env, %override);
+	local @ENV{ keys %run } = values %run;
+	delete local $ENV{$_} for grep { !defined $run{$_} } keys %run;
+	my ($stdout, $stderr) = ('', '');
+	my $ok = IPC::Run::run([ binary('reflexo-sync', 'REFLEXO_SYNC'), '--check-config' ], '>', \$stdout, '2>', \$stderr);
+	return ($? >> 8, $stdout . $stderr);
+}
+
+my ($status, $out) = check();
+is($status, 0, 'a good configuration exits 0') or diag($out);
+like($out, qr/^ok +GHL +SimLocation000000001: token works: 2 calendar/m, 'the token is tried against GHL');
+like($out, qr/^ok +privileges/m, 'the database rights are checked');
+unlike($out, qr/pit-check-token/, 'the token is never printed');
+
+($status, $out) = check(GHL_ACCESS_TOKEN => 'pit-wrong');
+is($status, 1, 'a token GHL refuses exits 1');
+like($out, qr/^FAIL +GHL +SimLocation000000001: GHL answered 401: Invalid JWT/m, 'with GHL\'s answer');
+unlike($out, qr/pit-wrong/, 'and without the token');
+
+($status, $out) = check(DATABASE_URL => $node->connstr('nosuchdb'));
+like($out, qr/^FAIL +database +cannot connect \(DATABASE_URL\):.*"nosuchdb" does not exist/m, 'an unreachable database');
+
+$node->safe_psql('postgres', 'CREATE DATABASE bare');
+($status, $out) = check(DATABASE_URL => $node->connstr('bare'));
+like($out, qr/^FAIL +extension +reflexo is not installed in bare: CREATE EXTENSION reflexo/m, 'a database without the extension');
+
+$node->safe_psql('postgres', 'CREATE ROLE nobody LOGIN');
+($status, $out) = check(DATABASE_URL => $node->connstr('postgres') . ' user=nobody');
+like($out, qr/^FAIL +privileges +nobody lacks rights .*GRANT reflexo_sync TO nobody/m, 'a login without reflexo_sync');
+
+# a token stored with one key, checked with another
+my $daemon_env = { %env };
+{
+	local @ENV{ keys %$daemon_env } = values %$daemon_env;
+	system(binary('reflexo-sync', 'REFLEXO_SYNC'), '--store-token') == 0 or die 'store-token failed';
+}
+($status, $out) = check(REFLEXO_TOKEN_KEY => 'ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=');
+like($out, qr/^FAIL +credentials +SimLocation000000001: the stored token does not decrypt: REFLEXO_TOKEN_KEY/m,
+	'a token key that does not fit the stored tokens');
+
+($status, $out) = check(REFLEXO_MAX_INFLIGHT => 'lots');
+is($status, 2, 'an invalid setting exits 2');
+like($out, qr/^FAIL +settings +.*REFLEXO_MAX_INFLIGHT/m, 'naming the setting');
+
+done_testing();
