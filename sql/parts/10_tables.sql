@@ -125,9 +125,15 @@ COMMENT ON COLUMN reflexo.appointments.updated_at IS 'When the row last changed,
 -- day are few and live in their own index, so every search stays bounded.
 -- ends_at is carried in the indexes so that the many neighbours that end
 -- before the new start are skipped without visiting the heap.
+-- The guard scans it directly.  "ends_at IS NOT NULL" is always true (the
+-- column is NOT NULL) and is there for the planner: a query must mention
+-- ends_at to use this index, so listings by start time alone (the API's)
+-- use appointments_location_start_idx instead of scanning this one whole,
+-- which generic plans otherwise misjudge as cheap.
 CREATE INDEX appointments_calendar_active_idx ON reflexo.appointments (calendar_id, starts_at)
   INCLUDE (ends_at)
-  WHERE status OPERATOR(pg_catalog.<>) ALL ('{cancelled,invalid}'::reflexo.appointment_status[]);
+  WHERE status OPERATOR(pg_catalog.<>) ALL ('{cancelled,invalid}'::reflexo.appointment_status[])
+    AND ends_at IS NOT NULL;
 CREATE INDEX appointments_user_active_idx ON reflexo.appointments (location_id, assigned_user_id, starts_at)
   INCLUDE (ends_at)
   WHERE status OPERATOR(pg_catalog.<>) ALL ('{cancelled,invalid}'::reflexo.appointment_status[])

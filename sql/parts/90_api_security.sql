@@ -72,8 +72,23 @@ CREATE FUNCTION reflexo.api_location_ids() RETURNS pg_catalog.int8[]
 COMMENT ON FUNCTION reflexo.api_location_ids() IS
   'Locations (reflexo.locations.id) the requesting staff member may see: the JWT claim location_ids.';
 
+-- Every location the request may see, as one array: the big table's policy
+-- is then a plain "location_id = ANY (...)" that an index can serve (an OR
+-- with "is admin" could only be a filter over every row).  SECURITY DEFINER
+-- so that listing the locations is not itself subject to the policies.
+CREATE FUNCTION reflexo.api_visible_location_ids() RETURNS pg_catalog.int8[]
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT CASE WHEN reflexo.api_is_admin() THEN ARRAY(SELECT id FROM reflexo.locations)
+                ELSE reflexo.api_location_ids() END
+  $$;
+COMMENT ON FUNCTION reflexo.api_visible_location_ids() IS
+  'Locations the requesting role may see: every one for admins, the JWT''s location_ids for staff.';
+
 -- ---------------------------------------------------------------- row-level security
 -- The sub-selects make each helper an init plan, evaluated once per query.
+-- The small tables keep the admin test as an OR, so that an admin's new
+-- location is visible in the same statement (RETURNING).
 
 ALTER TABLE reflexo.locations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reflexo.calendars ENABLE ROW LEVEL SECURITY;
@@ -86,8 +101,8 @@ CREATE POLICY api_by_location ON reflexo.calendars TO reflexo_api
   USING ((SELECT reflexo.api_is_admin()) OR location_id = ANY (COALESCE((SELECT reflexo.api_location_ids()), '{}')))
   WITH CHECK ((SELECT reflexo.api_is_admin()) OR location_id = ANY (COALESCE((SELECT reflexo.api_location_ids()), '{}')));
 CREATE POLICY api_by_location ON reflexo.appointments TO reflexo_api
-  USING ((SELECT reflexo.api_is_admin()) OR location_id = ANY (COALESCE((SELECT reflexo.api_location_ids()), '{}')))
-  WITH CHECK ((SELECT reflexo.api_is_admin()) OR location_id = ANY (COALESCE((SELECT reflexo.api_location_ids()), '{}')));
+  USING (location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}')))
+  WITH CHECK (location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}')));
 CREATE POLICY sync_reads ON reflexo.locations FOR SELECT TO reflexo_sync USING (true);
 CREATE POLICY sync_reads ON reflexo.calendars FOR SELECT TO reflexo_sync USING (true);
 COMMENT ON POLICY api_by_location ON reflexo.locations IS
@@ -326,7 +341,7 @@ CREATE FUNCTION api.update_user(username pg_catalog.text, password pg_catalog.te
            updated_at = pg_catalog.now()
      WHERE pg_catalog.lower(u.username) = pg_catalog.lower(update_user.username);
     IF NOT FOUND THEN
-      RAISE EXCEPTION 'user "%" does not exist', username USING ERRCODE = 'P0002',
+      RAISE EXCEPTION 'user "%" does not exist', username USING ERRCODE = 'PT404',
         HINT = 'api.users lists the users.';
     END IF;
   END

@@ -44,7 +44,7 @@ SELECT is(jsonb_array_length(pg_temp.api('reflexo_staff', pg_temp.lima(),
           format('UPDATE api.citas SET title = %L WHERE id = %s RETURNING id', 'robada', :madrid_cita))), 0,
           'and cannot be changed by them');
 SELECT is(pg_temp.error_of(format($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), 'SELECT * FROM api.cancel_cita(%s)')$$,
-          :madrid_cita)) ->> 'sqlstate', 'P0002', 'nor cancelled (not found: 404 through PostgREST)');
+          :madrid_cita)) ->> 'sqlstate', 'PT404', 'nor cancelled (not found: PostgREST answers 404)');
 SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(),
           'INSERT INTO api.citas (title, ghl_calendar_id, start_time, end_time) VALUES (''x'', ''cal-madrid'', ''2026-03-11 09:00+01'', ''2026-03-11 10:00+01'') RETURNING id')$$) ->> 'sqlstate',
           '23503', 'Lima staff cannot book a Madrid calendar');
