@@ -66,6 +66,14 @@ install-nls: $(NLS_FILES)
 	for lang in $(NLS_LANGUAGES); do \
 		$(INSTALL_DATA) -D po/$$lang.mo '$(DESTDIR)$(LOCALEDIR)'/$$lang/LC_MESSAGES/reflexo-$(MAJORVERSION).mo || exit 1; \
 	done
+# make install also installs the daemons and the man page (DAEMON_PREFIX)
+DAEMON_PREFIX ?= /usr/local
+install: install-daemon
+install-daemon: daemon
+	$(INSTALL_PROGRAM) -D daemon/build/reflexo-sync '$(DESTDIR)$(DAEMON_PREFIX)/bin/reflexo-sync'
+	$(INSTALL_PROGRAM) -D daemon/build/ghl-sim '$(DESTDIR)$(DAEMON_PREFIX)/bin/ghl-sim'
+	$(INSTALL_DATA) -D docs/reflexo-sync.8 '$(DESTDIR)$(DAEMON_PREFIX)/share/man/man8/reflexo-sync.8'
+.PHONY: install-daemon
 # po/reflexo.pot: the messages to translate, after changing them in C
 update-po:
 	xgettext -o po/reflexo.pot --package-name=reflexo --package-version=$(EXTVERSION) --from-code=UTF-8 -L C \

@@ -67,4 +67,17 @@ like($out, qr/^FAIL +credentials +SimLocation000000001: the stored token does no
 is($status, 2, 'an invalid setting exits 2');
 like($out, qr/^FAIL +settings +.*REFLEXO_MAX_INFLIGHT/m, 'naming the setting');
 
+# .env.example documents every setting the daemon has
+my ($help) = run_command([ binary('reflexo-sync', 'REFLEXO_SYNC'), '--help' ]);
+my @settings = $help =~ /^  ([A-Z][A-Z_]+) /mg;
+my $example = PostgreSQL::Test::Utils::slurp_file(repo_root() . '/.env.example');
+ok(@settings > 20, 'the help lists the settings');
+is_deeply([ grep { $example !~ /^\Q$_\E=/m } @settings ], [], '.env.example has a line for each');
+{
+	local $ENV{REFLEXO_TOKEN_KEY} = $key;
+	my ($stdout) = run_command([ binary('reflexo-sync', 'REFLEXO_SYNC'), '--env-file', repo_root() . '/.env.example',
+		'--check-config' ]);
+	like($stdout, qr/^ok +settings/m, 'and its values are valid settings');
+}
+
 done_testing();
