@@ -95,8 +95,10 @@ stop_all() {
 	((stopping)) && return
 	stopping=1
 	step "Stopping"
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do   # the last started first
+		kill -TERM "${pids[i]}" 2>/dev/null || true
+		wait "${pids[i]}" 2>/dev/null || true
+	done
 	"${as_service[@]}" "$state/server$("$PG_CONFIG" --bindir)/pg_ctl" -D "$state/data" -m fast -w stop >/dev/null 2>&1 || true
 	echo "reflexo: stopped; the data stays in $shown (make run starts it again)"
 }

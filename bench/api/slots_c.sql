@@ -1,0 +1,4 @@
+\set cal random(1, 200)
+\set day random(0, 300)
+SELECT count(*) FROM reflexo.free_slots(:cal, timestamptz '2026-01-05 00:00-05' + :day * interval '1 day',
+                                        timestamptz '2026-01-12 00:00-05' + :day * interval '1 day');
