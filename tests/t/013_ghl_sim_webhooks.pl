@@ -26,7 +26,6 @@ sub verify
 {
 	my ($delivery, $header, $body) = @_;
 	$body //= $delivery->{body};
-	PostgreSQL::Test::Utils::append_to_file("$dir/body", '') if 0;
 	open(my $fh, '>', "$dir/body") or die;
 	print $fh $body;
 	close $fh;
