@@ -151,6 +151,7 @@ reflexo_jwt_verify(PG_FUNCTION_ARGS)
 	Jsonb	   *header,
 			   *claims;
 	JsonbValue *alg;
+	StringInfoData canonical;
 
 	secret_or_error();
 	if (len > JWT_MAX_TOKEN || memchr(token, '\0', len) != NULL)
@@ -166,6 +167,12 @@ reflexo_jwt_verify(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	hmac_sha256(token, dot2 - token, mac);
 	if (CRYPTO_memcmp(mac, signature, sizeof(mac)) != 0)
+		PG_RETURN_NULL();
+	/* one encoding per signature: the unused low bits of the last character must be zero */
+	initStringInfo(&canonical);
+	append_base64url(&canonical, mac, sizeof(mac));
+	if ((size_t) canonical.len != (size_t) (len - (dot2 + 1 - token)) ||
+		memcmp(canonical.data, dot2 + 1, canonical.len) != 0)
 		PG_RETURN_NULL();
 
 	header_text = decode_base64url(token, dot1 - token, &header_len);

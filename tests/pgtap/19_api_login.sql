@@ -2,7 +2,7 @@
 -- passwords, lockout after failures, revocation; user management.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(30);
+SELECT plan(31);
 SET LOCAL reflexo.jwt_secret = 'test-secret-of-at-least-32-characters-0123456789';
 SET LOCAL reflexo.password_iterations = 1000;     -- fast tests; the default is 600,000
 SET LOCAL reflexo.login_max_failures = 3;
@@ -36,7 +36,13 @@ SELECT is(convert_from(decode(rpad(translate(:'header', '-_', '+/'), (length(:'h
           '{"alg":"HS256","typ":"JWT"}', 'the header is HS256');
 SELECT is(reflexo.jwt_verify(:'pair'::jsonb ->> 'refresh') ->> 'role', 'reflexo_anon',
           'a refresh token only carries the anonymous role, so PostgREST never takes it for an access token');
-SELECT is(reflexo.jwt_verify(regexp_replace(:'pair'::jsonb ->> 'access', '.$', 'A')), NULL, 'a tampered token does not verify');
+SELECT is(reflexo.jwt_verify(replace(:'pair'::jsonb ->> 'access', '.' || split_part(:'pair'::jsonb ->> 'access', '.', 2) || '.',
+                                     '.' || translate(split_part(:'pair'::jsonb ->> 'access', '.', 2), 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
+                                                      'BCDEFGHIJKLMNOPQRSTUVWXYZAbcdefghijklmnopqrstuvwxyza') || '.')),
+          NULL, 'a token whose claims were changed does not verify');
+SELECT is(reflexo.jwt_verify(regexp_replace(:'pair'::jsonb ->> 'access', '.$',
+            translate(right(:'pair'::jsonb ->> 'access', 1), 'AEIMQUYcgkosw048BFJNRVZdhlptx159', 'BFJNRVZdhlptx159AEIMQUYcgkosw048'))),
+          NULL, 'nor one whose signature is spelled another way (the last character''s unused bits)');
 SELECT is(reflexo.jwt_verify('eyJhbGciOiJub25lIn0.eyJyb2xlIjoicmVmbGV4b19hZG1pbiJ9.'), NULL, 'alg none is refused');
 SELECT is(reflexo.jwt_verify('not a token'), NULL, 'garbage is refused');
 SELECT is((SELECT count(v)::int FROM (
