@@ -28,7 +28,6 @@
 PG_FUNCTION_INFO_V1(reflexo_free_slots_between);
 
 #define MAX_RANGE (INT64CONST(366) * USECS_PER_DAY)
-#define MIN_STEP USECS_PER_MINUTE
 
 typedef struct Busy
 {
@@ -41,11 +40,12 @@ static SavedPlan busy_plan;
 static int64
 interval_usecs(Interval *span, const char *argument)
 {
-	if (span->month != 0 || span->day < 0 || span->time < 0 ||
-		span->day * USECS_PER_DAY + span->time < MIN_STEP)
+	if (span->month != 0 || span->day < 0 || span->day > 1 || span->time < 0 ||
+		span->day * USECS_PER_DAY + span->time < USECS_PER_MINUTE ||
+		span->day * USECS_PER_DAY + span->time > USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be between one minute and a few days", argument),
+				 errmsg("%s must be between one minute and one day", argument),
 				 errdetail("Months are not a fixed length, and slots shorter than a minute make no sense."),
 				 errhint("Give it in minutes or hours, e.g. '45 minutes'.")));
 	return span->day * USECS_PER_DAY + span->time;
@@ -89,26 +89,68 @@ fetch_busy(int64 calendar_id, int64 location_id, TimestampTz from, TimestampTz t
 	return busy;
 }
 
-/* The most appointments overlapping [from, to) at one moment. */
 static int
-peak_overlap(const Busy *busy, int count, TimestampTz from, TimestampTz to)
+busy_by_start(const void *a, const void *b)
 {
+	TimestampTz x = ((const Busy *) a)->from;
+	TimestampTz y = ((const Busy *) b)->from;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The first appointment (sorted by start) that starts at or after t. */
+static int
+first_starting_from(const Busy *busy, int count, TimestampTz t)
+{
+	int			lo = 0,
+				hi = count;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (busy[mid].from < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The most appointments overlapping [from, to) at one moment.  busy is
+ * sorted by start and none lasts longer than longest, so only those that
+ * start in [from - longest, to) can overlap: a window found by binary search.
+ */
+static int
+peak_overlap(const Busy *busy, int count, int64 longest, TimestampTz from, TimestampTz to)
+{
+	int			first = first_starting_from(busy, count, from - longest);
 	int			peak = 0;
 
 	/* the peak is reached at the slot's start or at some appointment's start */
-	for (int i = -1; i < count; i++)
+	for (int i = first - 1; i < count && (i < first || busy[i].from < to); i++)
 	{
-		TimestampTz at = i < 0 ? from : busy[i].from;
+		TimestampTz at = i < first ? from : busy[i].from;
 		int			here = 0;
 
-		if (at < from || at >= to)
+		if (at < from)
 			continue;
-		for (int j = 0; j < count; j++)
-			if (busy[j].from <= at && at < busy[j].to)
+		for (int j = first; j < count && busy[j].from <= at; j++)
+			if (at < busy[j].to)
 				here++;
 		peak = Max(peak, here);
 	}
 	return peak;
+}
+
+/* Midnight of a wall-clock time's day (also before 2000, where it is negative). */
+static Timestamp
+start_of_day(Timestamp wall)
+{
+	Timestamp	day = wall / USECS_PER_DAY * USECS_PER_DAY;
+
+	return day > wall ? day - USECS_PER_DAY : day;
 }
 
 static bool
@@ -159,6 +201,7 @@ reflexo_free_slots_between(PG_FUNCTION_ARGS)
 	pg_tz	   *tz;
 	Busy	   *busy;
 	int			nbusy;
+	int64		longest = 0;
 	List	   *closures;
 	Timestamp	first_day,
 				last_day;
@@ -183,8 +226,11 @@ reflexo_free_slots_between(PG_FUNCTION_ARGS)
 	week = calendar.has_hours ? &calendar.hours : &location.hours;
 	tz = find_time_zone(location.time_zone);
 	busy = fetch_busy(calendar_id, location.id, from, to, &nbusy);
-	first_day = to_wall_clock(from, tz) / USECS_PER_DAY * USECS_PER_DAY - USECS_PER_DAY;
-	last_day = to_wall_clock(to, tz) / USECS_PER_DAY * USECS_PER_DAY + USECS_PER_DAY;
+	qsort(busy, nbusy, sizeof(Busy), busy_by_start);
+	for (int i = 0; i < nbusy; i++)
+		longest = Max(longest, busy[i].to - busy[i].from);
+	first_day = start_of_day(to_wall_clock(from, tz)) - USECS_PER_DAY;
+	last_day = start_of_day(to_wall_clock(to, tz)) + USECS_PER_DAY;
 	closures = fetch_closures(location.id, calendar_id, first_day, last_day + USECS_PER_DAY);
 
 	for (Timestamp day = first_day; day <= last_day; day += USECS_PER_DAY)
@@ -207,7 +253,7 @@ reflexo_free_slots_between(PG_FUNCTION_ARGS)
 					continue;
 				if (!in_working_hours(week, start, start + duration, tz) ||
 					in_closure(closures, start, start + duration, tz) ||
-					peak_overlap(busy, nbusy, start, start + duration) >= calendar.capacity)
+					peak_overlap(busy, nbusy, longest, start, start + duration) >= calendar.capacity)
 					continue;
 				values[0] = TimestampTzGetDatum(start);
 				values[1] = TimestampTzGetDatum(start + duration);
