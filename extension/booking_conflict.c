@@ -52,14 +52,16 @@ typedef struct Occupant
 	TimestampTz starts_at;
 	TimestampTz ends_at;
 	bool		visible;		/* to the transaction snapshot */
+	bool		same_calendar;	/* counts for the calendar's capacity */
+	bool		same_therapist; /* counts for the therapist's one-at-a-time */
 	char	   *title;
 } Occupant;
 
 typedef enum OccupantFilter
 {
-	MATCH_ANY,
-	MATCH_CALENDAR,
-	MATCH_THERAPIST
+	MATCH_CALENDAR,				/* the scan's keys already select the calendar */
+	MATCH_THERAPIST,			/* ... or the therapist */
+	MATCH_EITHER				/* the location's rows: keep those of either */
 } OccupantFilter;
 
 static void
@@ -122,6 +124,8 @@ collect_occupants(const BookingRequest *request, Oid index_oid, ScanKey keys, in
 		int64		id;
 		TimestampTz ends_at,
 					starts_at;
+		bool		same_calendar = filter == MATCH_CALENDAR;
+		bool		same_therapist = filter == MATCH_THERAPIST;
 		Occupant   *occupant;
 
 		/*
@@ -143,14 +147,14 @@ collect_occupants(const BookingRequest *request, Oid index_oid, ScanKey keys, in
 			continue;
 		if (ends_at <= request->starts_at || starts_at >= request->ends_at)
 			continue;
-		if (filter == MATCH_CALENDAR &&
-			DatumGetInt64(slot_getattr(slot, col->calendar_id, &isnull)) != request->calendar_id)
-			continue;
-		if (filter == MATCH_THERAPIST)
+		if (filter == MATCH_EITHER)
 		{
-			Datum		user = slot_getattr(slot, col->assigned_user_id, &isnull);
+			Datum		user;
 
-			if (isnull || !same_text(user, request->therapist))
+			same_calendar = DatumGetInt64(slot_getattr(slot, col->calendar_id, &isnull)) == request->calendar_id;
+			user = slot_getattr(slot, col->assigned_user_id, &isnull);
+			same_therapist = request->therapist != NULL && !isnull && same_text(user, request->therapist);
+			if (!same_calendar && !same_therapist)
 				continue;
 		}
 
@@ -160,6 +164,8 @@ collect_occupants(const BookingRequest *request, Oid index_oid, ScanKey keys, in
 		occupant->ends_at = ends_at;
 		occupant->title = TextDatumGetCString(slot_getattr(slot, col->title, &isnull));
 		occupant->visible = xact == NULL || table_tuple_satisfies_snapshot(heap, slot, xact);
+		occupant->same_calendar = same_calendar;
+		occupant->same_therapist = same_therapist;
 		*occupants = lappend(*occupants, occupant);
 	}
 	index_endscan(scan);
@@ -167,7 +173,7 @@ collect_occupants(const BookingRequest *request, Oid index_oid, ScanKey keys, in
 	index_close(index, AccessShareLock);
 }
 
-/* Occupants of the calendar (therapist == false) or of the therapist. */
+/* Appointments of up to one day of the calendar (therapist == false) or of the therapist. */
 static List *
 find_occupants(const BookingRequest *request, bool therapist, Snapshot latest, Snapshot xact)
 {
@@ -176,13 +182,13 @@ find_occupants(const BookingRequest *request, bool therapist, Snapshot latest, S
 	List	   *occupants = NIL;
 	ScanKeyData keys[4];
 
-	/* appointments of up to one day that start in (start - 1 day, end) */
+	/* they start in (start - 1 day, end) */
 	if (!therapist)
 	{
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(request->calendar_id));
 		ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(horizon));
 		ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_TIMESTAMPTZ_LT, TimestampTzGetDatum(request->ends_at));
-		collect_occupants(request, cat->appointments_calendar_active_idx, keys, 3, MATCH_ANY,
+		collect_occupants(request, cat->appointments_calendar_active_idx, keys, 3, MATCH_CALENDAR,
 						  latest, xact, &occupants);
 	}
 	else
@@ -191,15 +197,43 @@ find_occupants(const BookingRequest *request, bool therapist, Snapshot latest, S
 		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(request->therapist));
 		ScanKeyInit(&keys[2], 3, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(horizon));
 		ScanKeyInit(&keys[3], 3, BTLessStrategyNumber, F_TIMESTAMPTZ_LT, TimestampTzGetDatum(request->ends_at));
-		collect_occupants(request, cat->appointments_user_active_idx, keys, 4, MATCH_ANY,
+		collect_occupants(request, cat->appointments_user_active_idx, keys, 4, MATCH_THERAPIST,
 						  latest, xact, &occupants);
 	}
+	return occupants;
+}
 
-	/* longer appointments that started a day or more before */
+/*
+ * Appointments longer than a day that started a day or more before, of the
+ * calendar or of the therapist: one scan serves both rules.
+ */
+static List *
+find_long_occupants(const BookingRequest *request, Snapshot latest, Snapshot xact)
+{
+	List	   *occupants = NIL;
+	ScanKeyData keys[2];
+
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(request->location_id));
-	ScanKeyInit(&keys[1], 2, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE, TimestampTzGetDatum(horizon));
-	collect_occupants(request, cat->appointments_long_active_idx, keys, 2,
-					  therapist ? MATCH_THERAPIST : MATCH_CALENDAR, latest, xact, &occupants);
+	ScanKeyInit(&keys[1], 2, BTLessEqualStrategyNumber, F_TIMESTAMPTZ_LE,
+				TimestampTzGetDatum(request->starts_at - USECS_PER_DAY));
+	collect_occupants(request, reflexo_catalog()->appointments_long_active_idx, keys, 2, MATCH_EITHER,
+					  latest, xact, &occupants);
+	return occupants;
+}
+
+/* occupants plus the long ones that count for the same rule */
+static List *
+with_long(List *occupants, List *longs, bool therapist)
+{
+	ListCell   *lc;
+
+	foreach(lc, longs)
+	{
+		Occupant   *o = lfirst(lc);
+
+		if (therapist ? o->same_therapist : o->same_calendar)
+			occupants = lappend(occupants, o);
+	}
 	return occupants;
 }
 
@@ -290,6 +324,7 @@ find_booking_conflict(const BookingRequest *request, Conflict *conflict)
 {
 	Snapshot	latest,
 				xact = NULL;
+	List	   *longs;
 
 	memset(conflict, 0, sizeof(*conflict));
 	conflict->kind = CONFLICT_NONE;
@@ -299,10 +334,11 @@ find_booking_conflict(const BookingRequest *request, Conflict *conflict)
 	if (IsolationUsesXactSnapshot())
 		xact = RegisterSnapshot(GetTransactionSnapshot());
 
-	if (!check_rule(request, find_occupants(request, false, latest, xact), request->capacity,
-					CONFLICT_CALENDAR_FULL, conflict) &&
+	longs = find_long_occupants(request, latest, xact);
+	if (!check_rule(request, with_long(find_occupants(request, false, latest, xact), longs, false),
+					request->capacity, CONFLICT_CALENDAR_FULL, conflict) &&
 		request->therapist != NULL)
-		check_rule(request, find_occupants(request, true, latest, xact), 1,
+		check_rule(request, with_long(find_occupants(request, true, latest, xact), longs, true), 1,
 				   CONFLICT_THERAPIST_BUSY, conflict);
 
 	if (xact)

@@ -2,7 +2,7 @@
 -- and one therapist is never booked twice at once in a location (23P01).
 BEGIN;
 \ir fixtures.psql
-SELECT plan(22);
+SELECT plan(24);
 
 -- no lunch break here: these tests are about overlaps only
 UPDATE reflexo.calendars SET open_hours = 'mon-sat 08:00-20:00' WHERE id IN (201, 202);
@@ -86,6 +86,16 @@ SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, star
 SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, starts_at, ends_at)
                                VALUES (207, '2026-03-20 00:00Z', '2026-03-20 01:00Z')$$), NULL,
           'until it ends');
+-- and they keep their therapist busy on every calendar of the location, in the same scan
+SET LOCAL reflexo.strict_validation = off;
+UPDATE reflexo.appointments SET assigned_user_id = 'user-retiro' WHERE title = 'Retiro';
+SET LOCAL reflexo.strict_validation = location;
+SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, assigned_user_id, starts_at, ends_at)
+                               VALUES (204, 'user-retiro', '2026-03-16 10:00Z', '2026-03-16 11:00Z')$$)->>'message',
+          'schedule conflict with: Retiro (2026-03-01 01:00 - 2026-03-20 01:00)', 'a multi-day appointment keeps its therapist busy elsewhere');
+SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, assigned_user_id, starts_at, ends_at)
+                               VALUES (204, 'user-otro', '2026-03-16 10:00Z', '2026-03-16 11:00Z')$$), NULL,
+          'but not other therapists on other calendars');
 
 SELECT * FROM finish();
 ROLLBACK;
