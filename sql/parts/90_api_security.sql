@@ -39,49 +39,32 @@ GRANT USAGE ON SCHEMA api TO reflexo_anon, reflexo_staff, reflexo_admin, reflexo
 
 -- ---------------------------------------------------------------- who is asking
 
--- The requesting role: what SET ROLE chose (SECURITY DEFINER functions do not
--- change it), else the login.
-CREATE FUNCTION reflexo.api_role() RETURNS pg_catalog.name
-  LANGUAGE sql STABLE PARALLEL SAFE
-  AS $$ SELECT CASE pg_catalog.current_setting('role') WHEN 'none' THEN session_user
-                    ELSE pg_catalog.current_setting('role')::pg_catalog.name END $$;
-COMMENT ON FUNCTION reflexo.api_role() IS
-  'The role an API request runs as (the SET ROLE of PostgREST), also inside SECURITY DEFINER functions.';
-
+-- Who an API request is (extension/api_identity.c).  The requesting role is
+-- what SET ROLE chose, which SECURITY DEFINER functions do not change, else
+-- the login.  In C: each policy evaluates them once per statement.
 CREATE FUNCTION reflexo.api_claims() RETURNS pg_catalog.jsonb
   LANGUAGE sql STABLE PARALLEL SAFE
   AS $$ SELECT COALESCE(NULLIF(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb, '{}') $$;
 COMMENT ON FUNCTION reflexo.api_claims() IS 'The verified JWT claims of the current PostgREST request, or {}.';
 
 CREATE FUNCTION reflexo.api_is_admin() RETURNS pg_catalog.bool
-  LANGUAGE sql STABLE PARALLEL SAFE
-  AS $$ SELECT pg_catalog.pg_has_role(reflexo.api_role(), 'reflexo_admin', 'USAGE') $$;
+  LANGUAGE c STABLE PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'reflexo_api_is_admin';
 COMMENT ON FUNCTION reflexo.api_is_admin() IS
   'Whether the requesting role is reflexo_admin (or a superuser): it sees every location.';
 
--- The locations a staff request may touch: the JWT's location_ids, only for
--- a role that is staff.
 CREATE FUNCTION reflexo.api_location_ids() RETURNS pg_catalog.int8[]
-  LANGUAGE sql STABLE PARALLEL SAFE
-  AS $$
-    SELECT CASE WHEN pg_catalog.pg_has_role(reflexo.api_role(), 'reflexo_staff', 'USAGE')
-                 AND pg_catalog.jsonb_typeof(reflexo.api_claims() -> 'location_ids') = 'array'
-           THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text(reflexo.api_claims() -> 'location_ids')::pg_catalog.int8)
-           ELSE '{}'::pg_catalog.int8[] END
-  $$;
+  LANGUAGE c STABLE PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'reflexo_api_location_ids';
 COMMENT ON FUNCTION reflexo.api_location_ids() IS
-  'Locations (reflexo.locations.id) the requesting staff member may see: the JWT claim location_ids.';
+  'Locations (reflexo.locations.id) the requesting staff member works in: the JWT claim location_ids.';
 
 -- Every location the request may see, as one array: the big table's policy
 -- is then a plain "location_id = ANY (...)" that an index can serve (an OR
--- with "is admin" could only be a filter over every row).  SECURITY DEFINER
--- so that listing the locations is not itself subject to the policies.
+-- with "is admin" could only be a filter over every row).
 CREATE FUNCTION reflexo.api_visible_location_ids() RETURNS pg_catalog.int8[]
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-  AS $$
-    SELECT CASE WHEN reflexo.api_is_admin() THEN ARRAY(SELECT id FROM reflexo.locations)
-                ELSE reflexo.api_location_ids() END
-  $$;
+  LANGUAGE c STABLE PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'reflexo_api_visible_location_ids';
 COMMENT ON FUNCTION reflexo.api_visible_location_ids() IS
   'Locations the requesting role may see: every one for admins, the JWT''s location_ids for staff.';
 

@@ -311,8 +311,6 @@ BEGIN
   END LOOP;
 END
 $$;
--- the appointments policy calls it as the requesting role
-GRANT EXECUTE ON FUNCTION reflexo.api_visible_location_ids() TO reflexo_staff, reflexo_admin, reflexo_api;
 GRANT EXECUTE ON FUNCTION reflexo.free_slots_between(pg_catalog.int8, pg_catalog.timestamptz,
     pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.interval) TO reflexo_api;
 GRANT SELECT ON reflexo.ghl_tokens, reflexo.locations, reflexo.calendars TO reflexo_sync;
