@@ -29,10 +29,10 @@ key_generate(SignatureKind kind)
 	return key;
 }
 
-EVP_PKEY *
-key_from_pem(const char *pem, bool private_key)
+/* A PEM key from bio (freed here), or NULL. */
+static EVP_PKEY *
+read_key(BIO *bio, bool private_key)
 {
-	BIO		   *bio = BIO_new_mem_buf(pem, -1);
 	EVP_PKEY   *key;
 
 	if (bio == NULL)
@@ -44,17 +44,15 @@ key_from_pem(const char *pem, bool private_key)
 }
 
 EVP_PKEY *
+key_from_pem(const char *pem, bool private_key)
+{
+	return read_key(BIO_new_mem_buf(pem, -1), private_key);
+}
+
+EVP_PKEY *
 key_from_file(const char *path, bool private_key)
 {
-	BIO		   *bio = BIO_new_file(path, "r");
-	EVP_PKEY   *key;
-
-	if (bio == NULL)
-		return NULL;
-	key = private_key ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
-		: PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	return key;
+	return read_key(BIO_new_file(path, "r"), private_key);
 }
 
 char *

@@ -7,6 +7,7 @@
 # BENCH_SECONDS with BENCH_CLIENTS clients.  Expects PGHOST/PGPORT of a
 # running cluster with reflexo installed.
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 export PGOPTIONS="-c client_min_messages=warning"
 cd "$(dirname "$0")"
 
@@ -38,9 +39,6 @@ diff=$(psql -X -At -d "$db" -c "
      EXCEPT SELECT * FROM reflexo.free_slots(3, '2026-03-02 00:00-05', '2026-03-09 00:00-05'))) d")
 [[ $diff == 0 ]] || { echo "free slots: C and SQL disagree on $diff slots" >&2; exit 1; }
 
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 
 declare -A samples latency
 for ((r = 1; r <= rounds; r++)); do
@@ -72,7 +70,7 @@ done
 # a login's cost is PBKDF2's, by design
 psql -X -q -d "$db" -c "SELECT api.create_user('bench', 'bench-password-1', 'staff', '{1}')" >/dev/null
 login=$(mktemp)
-trap 'rm -f "$login"' EXIT
+trap 'rm -f "$login"; stop_background' EXIT
 echo "SELECT api.login('bench', 'bench-password-1');" >"$login"
 out=$(pgbench -n -c 1 -T "$seconds" -f "$login" "$db")
 echo "api.login (PBKDF2-SHA256, 600,000 iterations): $(awk '/^latency average/ { print $4 }' <<<"$out") ms per login, one core"

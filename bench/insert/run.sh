@@ -6,6 +6,7 @@
 #  2. guarded insert latency with 10k and with 1M existing appointments.
 # Expects PGHOST/PGPORT of a running cluster with reflexo installed.
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 export PGOPTIONS="-c client_min_messages=warning"
 cd "$(dirname "$0")"
 
@@ -24,7 +25,7 @@ psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -d "$db" -v ON_ERROR_STOP=1 -f setup.sql >/dev/null
 
 scripts=$(mktemp -d)
-trap 'rm -rf "$scripts"' EXIT
+trap 'rm -rf "$scripts"; stop_background' EXIT
 for v in "${variants[@]}"; do
 	sed "s/TABLE_NAME/${table[$v]}/" insert.sql >"$scripts/$v.sql"
 	sed "s/TABLE_NAME/${table[$v]}/" insert_between.sql >"$scripts/${v}_between.sql"
@@ -51,9 +52,6 @@ CHECKPOINT;
 SQL
 }
 
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 
 echo "insert throughput: $clients clients, ${seconds}s x $rounds interleaved rounds, pgbench -M prepared, 100k existing rows"
 declare -A samples

@@ -11,6 +11,7 @@
 # Expects PGHOST/PGPORT of a running cluster with reflexo installed, and the
 # daemon built (make).
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 export PGOPTIONS="-c client_min_messages=warning"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -30,12 +31,6 @@ key=$(openssl rand -base64 32)
 rm -rf "$work"
 mkdir -p "$work"
 
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-}
-trap cleanup EXIT
 
 # graphile-worker, as pinned by package-lock.json
 if [[ ! -d graphile/node_modules/graphile-worker ]]; then
@@ -137,7 +132,6 @@ drain() {
 	wait_for "$db" "$done_query" "$rows" 600
 	psql -X -Atq -d "$db" -c "SELECT round($rows / (extract(epoch FROM ($last_query)) - $t0))"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 reflexo_rates=()
 graphile_rates=()
 for ((round = 0; round < rounds; round++)); do

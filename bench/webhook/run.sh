@@ -7,6 +7,7 @@
 # Expects PGHOST/PGPORT of a running cluster with reflexo installed, and the
 # daemon built (make).
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 export PGOPTIONS="-c client_min_messages=warning"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -21,12 +22,6 @@ db=bench_webhook
 rm -rf "$work"
 mkdir -p "$work"
 
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-}
-trap cleanup EXIT
 
 # a signing key of our own (the daemon is told its public half), and the requests
 openssl genpkey -algorithm ed25519 -out "$work/key.pem" 2>/dev/null
@@ -82,7 +77,6 @@ pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
 busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 rounds=${BENCH_ROUNDS:-3}
 ceilings=() ceiling_p99s=() rates=() p99s=() cpus=() busy_sql=() busy_http=()
 for ((round = 0; round < rounds; round++)); do
