@@ -10,7 +10,7 @@ build=(make gcc pkg-config postgresql-15 postgresql-server-dev-15 libpq-dev
        libssl-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsodium-dev gettext)
 check=(postgresql-15-pgtap libipc-run-perl clang libclang-rt-14-dev openssl curl
        locales)
-run=(curl)
+run=(curl openssl)   # make run: health checks, generated secrets
 bench=(jq wrk)
 # graphile-worker, the push benchmark's baseline, runs on Node.js; a machine
 # may already have it from elsewhere (e.g. NodeSource), which Debian's npm
