@@ -60,7 +60,10 @@ CREATE FUNCTION api.citas_write() RETURNS trigger
        WHERE l.ghl_location_id = NEW.ghl_location_id
           OR (NEW.ghl_location_id IS NULL AND pg_catalog.cardinality(reflexo.api_location_ids()) = 1
               AND l.id = (reflexo.api_location_ids())[1]);
-      IF location_id IS NULL THEN
+      IF location_id IS NULL AND NEW.ghl_location_id IS NOT NULL THEN
+        RAISE EXCEPTION 'location % is not one of yours', NEW.ghl_location_id USING ERRCODE = '42501',
+          HINT = 'GET /location_settings lists the locations you work in.';
+      ELSIF location_id IS NULL THEN
         RAISE EXCEPTION 'cita needs a calendar' USING ERRCODE = '23502',
           DETAIL = 'Neither ghl_calendar_id nor a location with a default calendar was given.',
           HINT = 'Give ghl_calendar_id (GET /calendars lists them), or location_id of a location with a default calendar.';

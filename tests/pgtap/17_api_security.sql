@@ -2,7 +2,7 @@
 -- exactly what it should, and staff never cross into another location.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT pg_temp.book(201, '09:00', '10:00', 'Cita Lima') AS lima_cita \gset
 SELECT pg_temp.book(204, '09:00', '10:00', 'Cita Madrid', day => '2026-03-10', zone => 'Europe/Madrid') AS madrid_cita \gset
@@ -51,6 +51,9 @@ SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(),
 SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(),
           'INSERT INTO api.citas (title, location_id, start_time, end_time) VALUES (''x'', 102, ''2026-03-11 09:00+01'', ''2026-03-11 10:00+01'') RETURNING id')$$) ->> 'sqlstate',
           '42501', '... nor slip one in by location_id (row-level security)');
+SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(),
+          'INSERT INTO api.citas (title, ghl_location_id, start_time, end_time) VALUES (''x'', ''loc-madrid'', ''2026-03-11 09:00+01'', ''2026-03-11 10:00+01'') RETURNING id')$$) ->> 'sqlstate',
+          '42501', '... nor by ghl_location_id');
 SELECT is((SELECT title FROM reflexo.appointments WHERE id = :madrid_cita), 'Cita Madrid', 'the Madrid cita is untouched');
 SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(), 'SELECT ghl_location_id FROM api.location_settings'),
           '[{"ghl_location_id": "loc-lima"}]', 'staff see their own location settings only');
