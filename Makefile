@@ -1,18 +1,37 @@
 # Reflexo — top-level build.
 #
-#   make            build the extension (and, once they exist, the daemons)
-#   make install    install the extension into the PostgreSQL found by pg_config
-#   make installcheck  run the pgTAP, isolation and TAP suites against a running server
-#   make check      install what is missing, build, and run every suite on throwaway clusters
-#   make run        start the whole system locally (see README.md)
-#   make bench      run the benchmarks in bench/
-#   make fuzz       fuzz the parsers of outside input (FUZZ_SECONDS per target)
+#   make                 build the extension (PGXS; needs only PostgreSQL's and OpenSSL's headers)
+#   make install         install the extension into the PostgreSQL found by pg_config
+#   make daemons         build reflexo-sync, reflexo-api and ghl-sim (daemon/build/)
+#   make install-daemons install reflexo-sync, reflexo-api and their man pages (DAEMON_PREFIX);
+#                        ghl-sim is a test tool and stays in daemon/build/
+#   make installcheck    run the pgTAP, isolation and TAP suites against a running server
+#   make check           install what is missing, build, and run every suite on throwaway clusters
+#   make run             start the whole system locally (see README.md)
+#   make bench           run the benchmarks in bench/
+#   make fuzz            fuzz the parsers of outside input (FUZZ_SECONDS per target)
 #
-# check, run, bench and fuzz work on a machine without PostgreSQL's headers:
-# they install Debian's packages first, so they must not read PGXS here.
+# check, run, bench, fuzz and the daemon goals work on a machine without
+# PostgreSQL's server headers: they must not read PGXS here.
 
 PG_CONFIG ?= pg_config
 DRIVER_GOALS := check run bench fuzz deps
+DAEMON_GOALS := daemons daemons-asan install-daemons clean-daemons
+ONLY_DAEMON_GOALS := $(and $(MAKECMDGOALS),$(if $(filter-out $(DAEMON_GOALS),$(MAKECMDGOALS)),,yes))
+.DEFAULT_GOAL := all
+
+# The daemons: their own Makefile, their own libraries (daemon/Makefile).
+DAEMON_PREFIX ?= /usr/local
+.PHONY: $(DAEMON_GOALS)
+daemons:
+	$(MAKE) -C daemon
+daemons-asan:
+	$(MAKE) -C daemon SANITIZE=1
+install-daemons: daemons
+	install -m 755 -D daemon/build/reflexo-sync '$(DESTDIR)$(DAEMON_PREFIX)/bin/reflexo-sync'
+	install -m 644 -D docs/reflexo-sync.8 '$(DESTDIR)$(DAEMON_PREFIX)/share/man/man8/reflexo-sync.8'
+clean-daemons:
+	$(MAKE) -C daemon clean
 
 ifneq ($(filter $(DRIVER_GOALS),$(MAKECMDGOALS)),)
 
@@ -28,7 +47,8 @@ fuzz:
 deps:
 	@scripts/deps.sh check
 
-else
+else ifeq ($(ONLY_DAEMON_GOALS),)
+# the extension's PGXS build (not read for daemon goals alone)
 
 EXTENSION = reflexo
 EXTVERSION = 0.1.0
@@ -66,14 +86,6 @@ install-nls: $(NLS_FILES)
 	for lang in $(NLS_LANGUAGES); do \
 		$(INSTALL_DATA) -D po/$$lang.mo '$(DESTDIR)$(LOCALEDIR)'/$$lang/LC_MESSAGES/reflexo-$(MAJORVERSION).mo || exit 1; \
 	done
-# make install also installs the daemons and the man page (DAEMON_PREFIX)
-DAEMON_PREFIX ?= /usr/local
-install: install-daemon
-install-daemon: daemon
-	$(INSTALL_PROGRAM) -D daemon/build/reflexo-sync '$(DESTDIR)$(DAEMON_PREFIX)/bin/reflexo-sync'
-	$(INSTALL_PROGRAM) -D daemon/build/ghl-sim '$(DESTDIR)$(DAEMON_PREFIX)/bin/ghl-sim'
-	$(INSTALL_DATA) -D docs/reflexo-sync.8 '$(DESTDIR)$(DAEMON_PREFIX)/share/man/man8/reflexo-sync.8'
-.PHONY: install-daemon
 # po/reflexo.pot: the messages to translate, after changing them in C
 update-po:
 	xgettext -o po/reflexo.pot --package-name=reflexo --package-version=$(EXTVERSION) --from-code=UTF-8 -L C \
@@ -82,16 +94,7 @@ update-po:
 	for po in po/*.po; do msgmerge -q -U --backup=none $$po po/reflexo.pot; done
 .PHONY: install-nls update-po
 
-# make builds the daemons too; the end-to-end tests use their sanitizer build.
-all: daemon
-.PHONY: daemon daemon-asan clean-daemon
-daemon:
-	$(MAKE) -C daemon
-daemon-asan:
-	$(MAKE) -C daemon SANITIZE=1
-clean: clean-daemon
-clean-daemon:
-	$(MAKE) -C daemon clean
+clean: clean-daemons
 
 # installcheck runs every suite against the server in PGHOST/PGPORT; the
 # TAP suites start their own clusters from the installation PG_CONFIG names.
@@ -105,7 +108,8 @@ installcheck-isolation:
 	$(pg_isolation_regress_installcheck) --inputdir=tests/isolation \
 		--dbname=reflexo_isolation --load-extension=reflexo $(ISOLATION_SPECS)
 
-installcheck-tap: daemon-asan
+# the end-to-end tests run the daemons' sanitizer build
+installcheck-tap: daemons-asan
 	$(prove_installcheck)
 
 unit: $(UNIT_TESTS)

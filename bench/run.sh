@@ -12,7 +12,7 @@ source scripts/lib.sh
 scripts/deps.sh bench
 run_unprivileged "$here" bench/run.sh
 
-make -s -j"$(nproc)"
+make -s -j"$(nproc)" all daemons
 make_temp_install "$here/tmp_install"
 start_cluster "$here/tmp_bench_cluster" <<EOF2
 shared_buffers = '1GB'

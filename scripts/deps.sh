@@ -1,36 +1,112 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Reflexo needs to build, test and run.
-# Usage: scripts/deps.sh [build|check|run|bench]   (default: check)
-# As root it installs what is missing; otherwise it prints the exact command and fails.
+# scripts/deps.sh — what Reflexo needs from the machine, verified and installed.
+#
+#   scripts/deps.sh PURPOSE              verify; as root, install what is missing
+#   scripts/deps.sh PURPOSE --path DIR   also fill DIR with links to the commands
+#                                        PURPOSE may call (see below)
+#
+# PURPOSE is extension (make && make install), daemons (make daemons), run
+# (make run), check (make check) or bench (make bench).
+#
+# Each requirement below is a thing a script calls or a build links — a
+# command, a pkg-config module, a Perl module or a file — with the Debian
+# package that provides it.  Requirements are verified themselves, never
+# inferred from a package being installed: a package can be present while
+# the command a suite needs comes from another one it only recommends.
+#
+# --path DIR makes the list provably complete: the suites run with DIR as
+# their whole PATH, and DIR holds only the commands of Debian's Essential
+# packages (there on every Debian system) and the commands listed here.
+# A script that calls anything else fails on every machine, not only on a
+# fresh one.
 set -euo pipefail
 
 purpose=${1:-check}
+farm=
+[[ ${2:-} == --path ]] && farm=${3:?--path needs a directory}
 
-build=(make gcc pkg-config postgresql-15 postgresql-server-dev-15 libpq-dev
-       libssl-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsodium-dev gettext)
-check=(postgresql-15-pgtap libipc-run-perl clang libclang-rt-14-dev openssl curl
-       locales)
-run=(curl openssl)   # make run: health checks, generated secrets
-bench=(jq wrk)
-# graphile-worker, the push benchmark's baseline, runs on Node.js; a machine
-# may already have it from elsewhere (e.g. NodeSource), which Debian's npm
-# package would conflict with
-command -v npm >/dev/null || bench+=(nodejs npm)
+pg=15
+pg_bindir=/usr/lib/postgresql/$pg/bin
+pg_sharedir=/usr/share/postgresql/$pg
+
+# A command found on PATH counts, whoever installed it: a machine with Node.js
+# from elsewhere (NodeSource, nvm) keeps it, as Debian's npm would conflict.
+# for      kind  what                                         package
+requirements=$(cat <<EOF
+ext      cmd   make                                         make
+ext      cmd   cc                                           gcc
+ext      cmd   gcc                                          gcc
+ext      cmd   as                                           binutils
+ext      cmd   ld                                           binutils
+ext      cmd   msgfmt                                       gettext
+ext      cmd   pg_config                                    postgresql-server-dev-$pg
+ext      file  $pg_bindir/postgres                          postgresql-$pg
+ext      file  $pg_bindir/psql                              postgresql-client-$pg
+ext      file  /usr/include/postgresql/$pg/server/postgres.h postgresql-server-dev-$pg
+ext      pc    libcrypto                                    libssl-dev
+ext      cmd   pkg-config                                   pkg-config
+ext      cmd   awk                                          mawk
+daemons  pc    libpq                                        libpq-dev
+daemons  pc    libcurl                                      libcurl4-openssl-dev
+daemons  pc    jansson                                      libjansson-dev
+daemons  pc    libmicrohttpd                                libmicrohttpd-dev
+daemons  pc    libsodium                                    libsodium-dev
+run      cmd   curl                                         curl
+run      cmd   openssl                                      openssl
+run      cmd   setpriv                                      util-linux
+run      cmd   runuser                                      util-linux
+run      cmd   useradd                                      passwd
+check    cmd   pg_prove                                     libtap-parser-sourcehandler-pgtap-perl
+check    file  $pg_sharedir/extension/pgtap.control         postgresql-$pg-pgtap
+check    cmd   prove                                        perl
+check    perl  IPC::Run                                     libipc-run-perl
+check    file  /usr/lib/postgresql/$pg/lib/pgxs/src/test/perl/PostgreSQL/Test/Cluster.pm postgresql-client-$pg
+check    file  /usr/lib/postgresql/$pg/lib/pgxs/src/test/isolation/pg_isolation_regress postgresql-client-$pg
+check    cmd   clang                                        clang
+check    file  /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a libclang-rt-14-dev
+check    cmd   locale-gen                                   locales
+check    cmd   curl                                         curl
+check    cmd   openssl                                      openssl
+check    cmd   setpriv                                      util-linux
+check    cmd   runuser                                      util-linux
+check    cmd   useradd                                      passwd
+bench    file  $pg_bindir/pgbench                           postgresql-$pg
+bench    cmd   jq                                           jq
+bench    cmd   wrk                                          wrk
+bench    cmd   node                                         nodejs
+bench    cmd   npm                                          npm
+EOF
+)
 
 case "$purpose" in
-  build) wanted=("${build[@]}") ;;
-  check) wanted=("${build[@]}" "${check[@]}") ;;
-  run)   wanted=("${build[@]}" "${run[@]}") ;;
-  bench) wanted=("${build[@]}" "${check[@]}" "${bench[@]}") ;;
-  *) echo "usage: $0 [build|check|run|bench]" >&2; exit 2 ;;
+  extension) tags='ext' ;;
+  daemons) tags='ext daemons' ;;
+  run) tags='ext daemons run' ;;
+  check) tags='ext daemons run check' ;;
+  bench) tags='ext daemons run check bench' ;;
+  *) echo "usage: $0 extension|daemons|run|check|bench [--path DIR]" >&2; exit 2 ;;
 esac
 
-missing=()
-for pkg in "${wanted[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-  [[ $status == "install ok installed" ]] || missing+=("$pkg")
-done
+wanted() { awk -v tags=" $tags " 'index(tags, " " $1 " ") { print $2, $3, $4 }' <<<"$requirements"; }
 
+present() {
+  local kind=$1 what=$2
+  case $kind in
+    cmd) command -v "$what" >/dev/null ;;
+    file) compgen -G "$what" >/dev/null ;;   # a path, or a glob for version-named ones
+    pc) command -v pkg-config >/dev/null && pkg-config --exists "$what" ;;
+    perl) perl -M"$what" -e 1 2>/dev/null ;;
+  esac
+}
+
+missing_packages() {
+  local kind what package
+  while read -r kind what package; do
+    present "$kind" "$what" || echo "$package"
+  done < <(wanted) | sort -u
+}
+
+mapfile -t missing < <(missing_packages)
 if ((${#missing[@]})); then
   cmd="apt-get install -y --no-install-recommends ${missing[*]}"
   if [[ $(id -u) -ne 0 ]]; then
@@ -41,9 +117,18 @@ if ((${#missing[@]})); then
   echo "reflexo: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Installed is not enough: every requirement must now be there.
+broken=0
+while read -r kind what package; do
+  if ! present "$kind" "$what"; then
+    echo "reflexo: $kind '$what' is still missing after installing Debian package $package" >&2
+    broken=1
+  fi
+done < <(wanted)
+((broken)) && exit 1
 
 # The Spanish message catalogue is tested under es_PE.UTF-8.
 if [[ $purpose == check || $purpose == bench ]] && ! locale -a 2>/dev/null | grep -qi '^es_PE\.utf-\?8$'; then
@@ -54,3 +139,19 @@ if [[ $purpose == check || $purpose == bench ]] && ! locale -a 2>/dev/null | gre
   grep -q '^es_PE.UTF-8 UTF-8' /etc/locale.gen 2>/dev/null || echo 'es_PE.UTF-8 UTF-8' >> /etc/locale.gen
   locale-gen >/dev/null
 fi
+
+[[ -n $farm ]] || exit 0
+
+# The command farm: Essential packages' commands, then the listed ones.
+rm -rf "$farm"
+mkdir -p "$farm"
+link() { [[ -e $farm/$(basename "$1") ]] || ln -s "$1" "$farm/$(basename "$1")"; }
+while read -r package; do
+  while read -r file; do
+    [[ -x $file && ! -d $file ]] && link "$file"
+  done < <(dpkg-query -L "$package" | grep -E '^(/usr)?/s?bin/[^/]+$')
+done < <(dpkg-query -W -f='${Essential} ${Package}\n' | awk '$1 == "yes" { print $2 }')
+while read -r kind what _; do
+  [[ $kind == cmd ]] && ln -sfn "$(command -v "$what")" "$farm/$what"
+done < <(wanted)
+exit 0

@@ -50,7 +50,7 @@ mkdir -p "$state/bin" "$state/run"
 shown=${REFLEXO_STATE_DIR:-.reflexo}   # how messages name the state directory
 
 step "Building"
-make -s -j"$(nproc)"
+make -s -j"$(nproc)" all daemons
 # a private copy of the server with this build installed; the system's is never touched
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 [[ -x $PG_CONFIG ]] || PG_CONFIG=pg_config
