@@ -51,10 +51,13 @@ else ifeq ($(ONLY_DAEMON_GOALS),)
 # the extension's PGXS build (not read for daemon goals alone)
 
 EXTENSION = reflexo
-EXTVERSION = 0.1.0
+# the version being built is the control file's; every earlier release is
+# reached from 0.1.0's install script through the upgrade scripts
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" reflexo.control)
 MODULE_big = reflexo
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
 DATA_built = sql/reflexo--$(EXTVERSION).sql
+DATA = sql/reflexo--0.1.0.sql $(wildcard sql/reflexo--*--*.sql)
 EXTRA_CLEAN = tests/unit/*.test tmp_check tmp_check_iso output_iso po/*.mo
 
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server) -Iextension

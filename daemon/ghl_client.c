@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "iso_time.h"
+#include "version.h"
 
 typedef struct Transfer Transfer;
 
@@ -241,7 +242,7 @@ prepare(const GhlCall *call, int timeout_ms, CURLSH *share)
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->response.error_text);
 	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-	curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "reflexo-sync/0.1.0");
+	curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "reflexo-sync/" REFLEXO_VERSION);
 	return t;
 }
 

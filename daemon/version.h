@@ -2,6 +2,6 @@
 #ifndef REFLEXO_VERSION_H
 #define REFLEXO_VERSION_H
 
-#define REFLEXO_VERSION "0.1.0"
+#define REFLEXO_VERSION "0.2.0"   /* = default_version in reflexo.control; a test keeps them equal */
 
 #endif							/* REFLEXO_VERSION_H */

@@ -1,4 +1,4 @@
--- reflexo 0.1.0 — install script, assembled from sql/parts/*.sql in order.
+-- reflexo — install script of the version in reflexo.control, assembled from sql/parts/*.sql in order.
 -- Every object is schema-qualified so that no search_path can redirect it.
 
 \echo Use "CREATE EXTENSION reflexo" to load this file. \quit
