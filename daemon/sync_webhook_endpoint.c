@@ -93,9 +93,13 @@ webhook_endpoint(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 					appointment_field(verdict.body, "calendarId"), result, verdict.via, 200, ms, NULL);
 		http_reply_json(reply, 200, json_pack("{s:s, s:s?}", "result", result, "webhookId", webhook_id));
 	}
-	else if (r && strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE) ?: "", "22023") == 0)
+	else if (r && strncmp(PQresultErrorField(r, PG_DIAG_SQLSTATE) ?: "", "22", 2) == 0)
 	{
-		/* GHL's, but not a webhook we can read: say what is wrong; nothing was applied */
+		/*
+		 * A data exception (class 22): GHL's, but not a webhook we can read,
+		 * and sending it again will not change that; say what is wrong.
+		 * Nothing was applied.
+		 */
 		const char *message = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 
 		stats_webhook("rejected", ms);

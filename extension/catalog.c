@@ -31,6 +31,7 @@ typedef struct LocationColumns
 				timezone,
 				open_hours,
 				min_duration,
+				max_duration,
 				strict_validation,
 				default_calendar_id;
 } LocationColumns;
@@ -169,6 +170,8 @@ reflexo_catalog(void)
 	loc_cols.timezone = column_of(catalog.locations, "timezone");
 	loc_cols.open_hours = column_of(catalog.locations, "open_hours");
 	loc_cols.min_duration = column_of(catalog.locations, "min_duration");
+	/* added in 0.2.0: the new library may run before ALTER EXTENSION UPDATE */
+	loc_cols.max_duration = get_attnum(catalog.locations, "max_duration");
 	loc_cols.strict_validation = column_of(catalog.locations, "strict_validation");
 	loc_cols.default_calendar_id = column_of(catalog.locations, "default_calendar_id");
 
@@ -276,6 +279,8 @@ fetch_location(int64 id, LocationRow *row)
 		open_hours_to_week(DatumGetOpenHoursP(slot_getattr(slot, loc_cols.open_hours, &isnull)),
 						   &row->hours);
 		row->min_duration = interval_microseconds(DatumGetIntervalP(slot_getattr(slot, loc_cols.min_duration, &isnull)));
+		row->max_duration = loc_cols.max_duration == InvalidAttrNumber ? 0 :
+			interval_microseconds(DatumGetIntervalP(slot_getattr(slot, loc_cols.max_duration, &isnull)));
 		row->strict_validation = DatumGetBool(slot_getattr(slot, loc_cols.strict_validation, &isnull));
 		value = slot_getattr(slot, loc_cols.default_calendar_id, &isnull);
 		row->has_default_calendar = !isnull;

@@ -62,6 +62,7 @@ typedef struct LocationRow
 	char	   *time_zone;
 	WeekSchedule hours;
 	int64		min_duration;	/* microseconds */
+	int64		max_duration;	/* microseconds; 0 = no limit (a database not yet updated to 0.2.0) */
 	bool		strict_validation;
 	bool		has_default_calendar;
 	int64		default_calendar_id;

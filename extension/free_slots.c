@@ -210,7 +210,7 @@ reflexo_free_slots_between(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the range of free slots must be finite, non-empty and at most 366 days"),
-				 errdetail("It runs from %s to %s.", timestamptz_to_str(from), timestamptz_to_str(to)),
+				 errdetail("It runs from %s to %s.", instant_text(from), instant_text(to)),
 				 errhint("Ask for a shorter range, e.g. one week.")));
 	if (!fetch_calendar(calendar_id, &calendar) || !fetch_location(calendar.location_id, &location))
 		ereport(ERROR,

@@ -2,8 +2,10 @@
  * guard.c — reflexo.appointment_guard(), the BEFORE INSERT OR UPDATE row
  * trigger on reflexo.appointments that enforces the booking rules:
  *
+ *   a time not finite, or outside 2000-2099 (any row)    23514
  *   calendar unknown, inactive or of another location   23503
  *   ends at or before it starts; shorter than minimum   23514
+ *   or longer than maximum
  *   outside open hours or inside a closure (local time)  23514
  *   over the calendar's capacity, or therapist busy      23P01 (40001 if
  *                                                        only a rival the
@@ -232,10 +234,16 @@ check_calendar(Booking *b)
 	calendar_unavailable(b, psprintf(_("Location %lld is inactive."), (long long) b->location_id));
 }
 
-/* A duration for messages: "10 minutes", or "90 seconds" when not whole. */
+/* A duration for messages: "10 minutes", "24 hours", or "90 seconds" when not whole. */
 static char *
 interval_text(int64 microseconds)
 {
+	if (microseconds >= USECS_PER_HOUR && microseconds % USECS_PER_HOUR == 0)
+	{
+		int			hours = (int) (microseconds / USECS_PER_HOUR);
+
+		return psprintf(ngettext("%d hour", "%d hours", hours), hours);
+	}
 	if (microseconds % USECS_PER_MINUTE == 0)
 	{
 		int			minutes = (int) (microseconds / USECS_PER_MINUTE);
@@ -245,7 +253,71 @@ interval_text(int64 microseconds)
 	return psprintf(_("%.0f seconds"), (double) microseconds / USECS_PER_SEC);
 }
 
-/* Ends after it starts, and lasts at least the location's minimum. */
+/*
+ * Every appointment, active or not, lies between 2000-01-01 and 2100-01-01
+ * UTC (the CHECK constraint appointments_time_range says the same): an
+ * infinite or absurd time could not be sent to GHL, and would make every
+ * rule that walks the days of a booking walk for ever.
+ */
+#define APPOINTMENT_TIME_MIN ((TimestampTz) 0)	/* 2000-01-01 00:00 UTC, PostgreSQL's epoch */
+#define APPOINTMENT_TIME_MAX ((TimestampTz) 36525 * USECS_PER_DAY)	/* 2100-01-01 00:00 UTC */
+
+static bool
+time_in_range(TimestampTz t)
+{
+	return t >= APPOINTMENT_TIME_MIN && t <= APPOINTMENT_TIME_MAX;
+}
+
+static void
+check_time_range(Relation rel, HeapTuple tuple)
+{
+	const AppointmentColumns *col = &reflexo_catalog()->appt;
+	bool		starts_null,
+				ends_null;
+	TimestampTz starts_at = DatumGetTimestampTz(heap_getattr(tuple, col->starts_at, RelationGetDescr(rel),
+															 &starts_null));
+	TimestampTz ends_at = DatumGetTimestampTz(heap_getattr(tuple, col->ends_at, RelationGetDescr(rel),
+														   &ends_null));
+
+	if ((starts_null || time_in_range(starts_at)) && (ends_null || time_in_range(ends_at)))
+		return;					/* NOT NULL rejects a missing time */
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("appointment time out of range"),
+			 errdetail("It starts at %s and ends at %s; appointments start and end between "
+					   "2000-01-01 and 2100-01-01 (UTC).",
+					   starts_null ? "NULL" : instant_text(starts_at),
+					   ends_null ? "NULL" : instant_text(ends_at)),
+			 errhint("Check the dates: infinity and far-off years are not appointment times."),
+			 errtableconstraint(rel, "appointments_time_range")));
+}
+
+/* A booking longer than the location's max_duration: refused, or flagged from GHL. */
+static bool
+check_max_duration(Booking *b, int64 lasts)
+{
+	count_validation(VALIDATION_TOO_LONG, !b->from_ghl);
+	if (b->from_ghl)
+	{
+		b->flags[VALIDATION_TOO_LONG] = true;
+		return false;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("the maximum duration is %s", interval_text(b->location.max_duration)),
+			 errdetail("The appointment lasts %s; location %lld allows at most %s.",
+					   interval_text(lasts), (long long) b->location_id,
+					   interval_text(b->location.max_duration)),
+			 errhint("Shorten the appointment, or raise the location's max_duration."),
+			 errtableconstraint(b->rel, "appointments_max_duration")));
+	return false;
+}
+
+/*
+ * Ends after it starts, and lasts at least the location's minimum and at
+ * most its maximum.  False when the booking is too broken for the hours and
+ * overlap rules to mean anything (only changes from GHL get that far).
+ */
 static bool
 check_duration(Booking *b)
 {
@@ -265,10 +337,12 @@ check_duration(Booking *b)
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("appointment must end after it starts"),
 				 errdetail("It starts at %s and ends at %s.",
-						   timestamptz_to_str(b->starts_at), timestamptz_to_str(b->ends_at)),
+						   instant_text(b->starts_at), instant_text(b->ends_at)),
 				 errhint("Set ends_at later than starts_at."),
 				 errtableconstraint(b->rel, "appointments_positive_duration")));
 	}
+	if (b->location.max_duration > 0 && lasts > b->location.max_duration)
+		return check_max_duration(b, lasts);
 	if (lasts >= b->location.min_duration)
 		return true;
 	if (b->from_ghl)
@@ -538,6 +612,7 @@ appointment_guard(PG_FUNCTION_ARGS)
 			return edited(rel, tuple, &edit);	/* bookkeeping only */
 	}
 	stamp_change(&edit);
+	check_time_range(rel, tuple);
 
 	if (!occupies_slot(rel, tuple))
 	{

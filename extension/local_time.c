@@ -221,11 +221,23 @@ format_wall_date(Timestamp wall, char *buf, size_t size)
 	snprintf(buf, size, "%04d-%02d-%02d", tm.tm_year, tm.tm_mon, tm.tm_mday);
 }
 
+/*
+ * An instant as the session writes it, in palloc'd memory: unlike
+ * timestamptz_to_str's static buffer, two of them fit in one message.
+ */
+char *
+instant_text(TimestampTz instant)
+{
+	return pstrdup(timestamptz_to_str(instant));
+}
+
 PG_FUNCTION_INFO_V1(reflexo_ghl_time);
 
 /*
  * ghl_time(instant, zone): the instant as GHL writes times, local time with
- * its UTC offset, e.g. 2026-03-10T14:00:00-05:00 (whole seconds).
+ * its UTC offset, e.g. 2026-03-10T14:00:00-05:00 (whole seconds); NULL for
+ * an instant GHL cannot be told (infinite, or past year 9999), so that a
+ * caller building many requests can set that one aside instead of failing.
  */
 Datum
 reflexo_ghl_time(PG_FUNCTION_ARGS)
@@ -239,16 +251,12 @@ reflexo_ghl_time(PG_FUNCTION_ARGS)
 	char		buf[64];
 
 	if (TIMESTAMP_NOT_FINITE(instant))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range"),
-				 errdetail("GHL times must be finite.")));
+		PG_RETURN_NULL();
 	secs = to_unix_seconds(instant);
 	offset = pg_localtime(&secs, tz)->tm_gmtoff;
-	if (timestamp2tm(instant + (int64) offset * USECS_PER_SEC, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+	if (timestamp2tm(instant + (int64) offset * USECS_PER_SEC, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+		PG_RETURN_NULL();
 	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld",
 			 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 			 offset < 0 ? '-' : '+', labs(offset) / 3600, labs(offset) % 3600 / 60);

@@ -38,5 +38,6 @@ extern bool week_covers(const WeekSchedule *week, const WallSpan *span, Timestam
 extern int	wall_day_of_week(Timestamp wall);
 extern void format_wall_time(Timestamp wall, char *buf, size_t size);
 extern void format_wall_date(Timestamp wall, char *buf, size_t size);
+extern char *instant_text(TimestampTz instant);
 
 #endif							/* LOCAL_TIME_H */

@@ -19,7 +19,7 @@
 PG_FUNCTION_INFO_V1(validation_error_counts);
 
 const char *const validation_kind_names[NUM_VALIDATION_KINDS] = {
-	"overlap", "outside_hours", "closure", "too_short", "calendar_unavailable"
+	"overlap", "outside_hours", "closure", "too_short", "too_long", "calendar_unavailable"
 };
 
 typedef struct ValidationCounters

@@ -4,3 +4,338 @@
 -- catalog; tests/t/040_extension_upgrade.pl compares them.
 
 \echo Use "ALTER EXTENSION reflexo UPDATE" to load this file. \quit
+
+-- ---------------------------------------------------------------- booking times
+-- Appointment times are finite and between 2000 and 2100, and no longer than
+-- the location's max_duration (new, default 1 day).  A 0.1.0 database may
+-- hold a row that breaks the first rule (it could stop every push): the
+-- update refuses to run until it is corrected, and says which.
+DO $$
+DECLARE
+  offenders pg_catalog.text;
+BEGIN
+  SELECT pg_catalog.string_agg(a.id::pg_catalog.text, ', ' ORDER BY a.id) INTO offenders
+    FROM reflexo.appointments a
+   WHERE NOT (a.starts_at BETWEEN '2000-01-01 00:00+00' AND '2100-01-01 00:00+00'
+              AND a.ends_at BETWEEN '2000-01-01 00:00+00' AND '2100-01-01 00:00+00');
+  IF offenders IS NOT NULL THEN
+    RAISE EXCEPTION 'appointments with times outside 2000-2099 cannot be kept: %', offenders
+      USING ERRCODE = 'check_violation',
+            DETAIL = 'reflexo 0.2.0 refuses infinite and far-off appointment times; GHL cannot be sent them.',
+            HINT = 'Correct or delete those appointments (reflexo.appointments), then run ALTER EXTENSION reflexo UPDATE again.';
+  END IF;
+END
+$$;
+
+ALTER TABLE reflexo.locations
+  ADD COLUMN max_duration pg_catalog.interval NOT NULL DEFAULT '1 day',
+  ADD CONSTRAINT locations_max_duration_range
+    CHECK (max_duration > min_duration AND max_duration <= '7 days'::pg_catalog.interval);
+COMMENT ON COLUMN reflexo.locations.max_duration IS 'Longest bookable appointment (at most 7 days).';
+
+ALTER TABLE reflexo.appointments
+  DROP CONSTRAINT appointments_known_flags,
+  ADD CONSTRAINT appointments_known_flags CHECK (validation_flags OPERATOR(pg_catalog.<@)
+    '{overlap,outside_hours,closure,too_short,too_long,calendar_unavailable}'::pg_catalog.text[]),
+  ADD CONSTRAINT appointments_time_range CHECK (
+    starts_at >= '2000-01-01 00:00+00'::pg_catalog.timestamptz
+    AND starts_at <= '2100-01-01 00:00+00'::pg_catalog.timestamptz
+    AND ends_at >= '2000-01-01 00:00+00'::pg_catalog.timestamptz
+    AND ends_at <= '2100-01-01 00:00+00'::pg_catalog.timestamptz);
+COMMENT ON COLUMN reflexo.appointments.validation_flags IS
+  'Rules this row breaks, stored instead of rejected (flexible mode, or changes from GHL): '
+  'overlap, outside_hours, closure, too_short, too_long, calendar_unavailable.';
+
+CREATE OR REPLACE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
+                                     lease pg_catalog.interval DEFAULT '60 seconds',
+                                     owner pg_catalog.text DEFAULT NULL,
+                                     per_location pg_catalog.int4 DEFAULT NULL,
+                                     quotas pg_catalog.jsonb DEFAULT '{}')
+  RETURNS SETOF reflexo.outbox_job
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    -- PL/pgSQL, not SQL, so that this plan is prepared once per session
+    RETURN QUERY
+    WITH expired AS (
+      -- leases whose daemon died; a leased row is always the head of its appointment
+      SELECT o.id FROM reflexo.outbox o
+      WHERE o.state = 'leased' AND o.leased_until < now()
+      ORDER BY o.leased_until
+      LIMIT claim_outbox.max_rows
+      FOR UPDATE OF o SKIP LOCKED
+    ), waiting AS (
+      -- location by location, in a random order so that none starves, as
+      -- many rows as its quota allows (what its GHL rate limit lets the
+      -- daemon send now); only the oldest unfinished row of each appointment
+      -- is eligible, so changes of one appointment go out one at a time and
+      -- in order
+      SELECT w.id
+      FROM (SELECT l.id, coalesce((claim_outbox.quotas ->> l.id::text)::int, claim_outbox.per_location,
+                                  claim_outbox.max_rows) AS quota
+              FROM reflexo.locations l ORDER BY random()) l
+      CROSS JOIN LATERAL (
+        SELECT o.id FROM reflexo.outbox o
+        WHERE o.location_id = l.id AND o.state = 'pending' AND o.next_attempt_at <= now()
+          AND NOT EXISTS (SELECT 1 FROM reflexo.outbox e
+                           WHERE e.appointment_id = o.appointment_id AND e.id < o.id AND e.state <> 'done')
+        ORDER BY o.next_attempt_at, o.id
+        LIMIT l.quota
+        FOR UPDATE OF o SKIP LOCKED) w
+      WHERE l.quota > 0
+      LIMIT claim_outbox.max_rows
+    ), due AS (
+      SELECT expired.id FROM expired
+      UNION ALL
+      SELECT waiting.id FROM waiting
+      LIMIT claim_outbox.max_rows
+    ), jobs AS (
+      -- each due row as the job it becomes, its GHL request built before the
+      -- lease is taken
+      SELECT o.id, o.location_id, o.appointment_id, o.operation,
+             CASE
+               WHEN o.operation = 'delete' THEN CASE WHEN g.ghl_id IS NULL THEN 'skip' ELSE 'delete' END
+               WHEN g.ghl_id IS NOT NULL THEN 'update'
+               WHEN (r.row ->> 'status') IN ('cancelled', 'invalid') THEN 'skip'
+               ELSE 'create'
+             END AS action,
+             l.ghl_location_id, cal.ghl_calendar_id, g.ghl_id,
+             r.row ->> 'contact_id' AS contact_id, t.starts_at, t.ends_at,
+             CASE WHEN o.operation = 'delete' THEN '{}'::jsonb
+                  ELSE jsonb_strip_nulls(jsonb_build_object(
+                    -- the body of POST /calendars/events/appointments, or of PUT .../{eventId}
+                    -- (no locationId or contactId); notes stay in the clinic
+                    'calendarId', cal.ghl_calendar_id,
+                    'locationId', CASE WHEN g.ghl_id IS NULL THEN l.ghl_location_id END,
+                    'contactId', CASE WHEN g.ghl_id IS NULL THEN r.row ->> 'contact_id' END,
+                    'startTime', t.start_text,
+                    'endTime', t.end_text,
+                    'title', nullif(r.row ->> 'title', ''),
+                    'appointmentStatus', reflexo.status_to_ghl((r.row ->> 'status')::reflexo.appointment_status),
+                    'assignedUserId', r.row ->> 'assigned_user_id'))
+             END AS body,
+             t.start_text IS NOT NULL AND t.end_text IS NOT NULL AS times_sendable
+      FROM due
+      JOIN reflexo.outbox o ON o.id = due.id
+      LEFT JOIN reflexo.appointments a ON a.id = o.appointment_id
+      CROSS JOIN LATERAL (SELECT CASE WHEN o.operation = 'delete' OR a.id IS NULL THEN o.payload
+                                      ELSE to_jsonb(a) END AS row) r
+      CROSS JOIN LATERAL (SELECT coalesce(a.ghl_appointment_id, o.ghl_appointment_id,
+                                          o.payload ->> 'ghl_appointment_id') AS ghl_id) g
+      JOIN reflexo.locations l ON l.id = o.location_id
+      LEFT JOIN reflexo.calendars cal ON cal.id = (r.row ->> 'calendar_id')::int8
+      CROSS JOIN LATERAL (SELECT (r.row ->> 'starts_at')::timestamptz AS starts_at,
+                                 (r.row ->> 'ends_at')::timestamptz AS ends_at,
+                                 reflexo.ghl_time((r.row ->> 'starts_at')::timestamptz, l.timezone) AS start_text,
+                                 reflexo.ghl_time((r.row ->> 'ends_at')::timestamptz, l.timezone) AS end_text) t
+    ), verdicts AS (
+      -- a request that cannot be built is never sent: its row is dead at
+      -- once, saying why, and every other row still goes out
+      SELECT j.*,
+             CASE WHEN j.action IN ('create', 'update') AND NOT j.times_sendable
+                  THEN format('cannot be sent to GHL: its times (%s to %s) are not finite or out of range; '
+                              'correct the appointment, then requeue_outbox', j.starts_at, j.ends_at)
+             END AS unsendable
+        FROM jobs j
+    ), claimed AS (
+      UPDATE reflexo.outbox o
+         SET state = CASE WHEN v.unsendable IS NULL THEN 'leased' ELSE 'dead' END::reflexo.outbox_state,
+             attempts = o.attempts + 1,
+             leased_until = CASE WHEN v.unsendable IS NULL THEN now() + claim_outbox.lease END,
+             lease_owner = claim_outbox.owner, last_error = coalesce(v.unsendable, o.last_error),
+             updated_at = now()
+        FROM verdicts v
+       WHERE o.id = v.id
+      RETURNING o.id, o.state, o.attempts
+    ), failed AS (
+      UPDATE reflexo.appointments a SET sync_state = 'failed'
+        FROM claimed c JOIN verdicts v ON v.id = c.id
+       WHERE c.state = 'dead' AND a.id = v.appointment_id
+    )
+    SELECT c.id, v.location_id, c.attempts, v.appointment_id, v.operation, v.action, v.ghl_location_id,
+           v.ghl_calendar_id, v.ghl_id, v.contact_id, v.starts_at, v.ends_at, v.body
+    FROM claimed c
+    JOIN verdicts v ON v.id = c.id
+    WHERE c.state = 'leased'
+    ORDER BY c.id;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.claim_outbox(pg_catalog.int4, pg_catalog.interval, pg_catalog.text, pg_catalog.int4, pg_catalog.jsonb) IS
+  'Leases up to max_rows due outbox rows (FOR UPDATE SKIP LOCKED; expired leases are reclaimed) and returns them '
+  'as jobs: per location at most its quota ({"<location id>": n}), else per_location, else max_rows. Never '
+  'returns a row while an earlier row of the same appointment is unfinished. A row whose GHL request cannot be '
+  'built (times not finite or out of range) becomes dead with the reason in last_error instead. Call it in its '
+  'own short transaction; push; then complete_outbox or fail_outbox.';
+
+CREATE OR REPLACE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT result pg_catalog.text, OUT reason pg_catalog.text)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp SET reflexo.change_origin = 'ghl'
+  AS $$
+  DECLARE
+    event text := body ->> 'type';
+    appt jsonb := coalesce(body -> 'appointment', body -> 'data');
+    ghl_id text;
+    loc reflexo.locations;
+    cal reflexo.calendars;
+    current reflexo.appointments;
+    changed_at timestamptz;
+    new_status reflexo.appointment_status;
+    starts timestamptz;
+    ends timestamptz;
+  BEGIN
+    IF event = 'UNINSTALL' THEN
+      -- the app was removed from the location: its tokens are void
+      DELETE FROM reflexo.ghl_tokens t USING reflexo.locations l
+       WHERE t.location_id = l.id AND l.ghl_location_id = body ->> 'locationId';
+      result := CASE WHEN FOUND THEN 'applied' ELSE 'ignored' END;
+      reason := CASE WHEN FOUND THEN 'credentials forgotten' ELSE 'no credentials for the location' END;
+      PERFORM pg_notify('reflexo_credentials', coalesce(body ->> 'locationId', ''));
+      RETURN;
+    END IF;
+    IF event NOT IN ('AppointmentCreate', 'AppointmentUpdate', 'AppointmentDelete') THEN
+      result := 'ignored';
+      reason := format('event type %s is not handled', event);
+      RETURN;
+    END IF;
+    IF appt IS NULL OR jsonb_typeof(appt) <> 'object' THEN
+      PERFORM reflexo.malformed_webhook('appointment');
+    END IF;
+    ghl_id := nullif(appt ->> 'id', '');
+    IF ghl_id IS NULL THEN
+      PERFORM reflexo.malformed_webhook('appointment.id');
+    END IF;
+    IF nullif(coalesce(body ->> 'locationId', appt ->> 'locationId'), '') IS NULL THEN
+      PERFORM reflexo.malformed_webhook('locationId');
+    END IF;
+
+    SELECT * INTO loc FROM reflexo.locations l
+     WHERE l.ghl_location_id = coalesce(body ->> 'locationId', appt ->> 'locationId');
+    IF NOT FOUND THEN
+      result := 'ignored';
+      reason := format('unknown location %s', coalesce(body ->> 'locationId', appt ->> 'locationId'));
+      RETURN;
+    END IF;
+
+    -- GHL's clock for last-writer-wins: the appointment's dateUpdated, else the delivery time
+    changed_at := coalesce(
+      CASE WHEN appt ? 'dateUpdated' THEN reflexo.ghl_timestamp(appt ->> 'dateUpdated', loc.timezone, 'dateUpdated') END,
+      CASE WHEN body ? 'timestamp' THEN reflexo.ghl_timestamp(body ->> 'timestamp', loc.timezone, 'timestamp') END,
+      now());
+
+    SELECT * INTO current FROM reflexo.appointments a WHERE a.ghl_appointment_id = ghl_id FOR UPDATE;
+    IF current.id IS NOT NULL AND (changed_at <= current.ghl_updated_at OR changed_at <= current.local_changed_at) THEN
+      result := 'stale';
+      reason := 'a newer change of this appointment is already here';
+      RETURN;
+    END IF;
+
+    IF event = 'AppointmentDelete' AND current.id IS NOT NULL THEN
+      IF current.status = 'cancelled' THEN
+        UPDATE reflexo.appointments SET ghl_updated_at = changed_at WHERE id = current.id;
+        result := 'duplicate';
+        reason := 'already cancelled here';
+        RETURN;
+      END IF;
+      UPDATE reflexo.appointments SET status = 'cancelled', ghl_updated_at = changed_at WHERE id = current.id;
+      PERFORM reflexo.supersede_local_changes(current.id);
+      result := 'applied';
+      RETURN;
+    END IF;
+
+    IF nullif(appt ->> 'calendarId', '') IS NULL THEN
+      PERFORM reflexo.malformed_webhook('appointment.calendarId');
+    END IF;
+    SELECT * INTO cal FROM reflexo.calendars c WHERE c.ghl_calendar_id = appt ->> 'calendarId';
+    IF NOT FOUND OR cal.location_id <> loc.id THEN
+      result := 'ignored';
+      reason := format('unknown calendar %s in location %s', appt ->> 'calendarId', loc.ghl_location_id);
+      RETURN;
+    END IF;
+    starts := reflexo.ghl_timestamp(appt ->> 'startTime', loc.timezone, 'startTime');
+    ends := reflexo.ghl_timestamp(appt ->> 'endTime', loc.timezone, 'endTime');
+    IF NOT (starts BETWEEN '2000-01-01 00:00+00' AND '2100-01-01 00:00+00'
+            AND ends BETWEEN '2000-01-01 00:00+00' AND '2100-01-01 00:00+00') THEN
+      -- appointments_time_range: said here as a malformed body, so GHL is not asked to retry
+      RAISE EXCEPTION 'GHL webhook times are out of range'
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = format('startTime %s and endTime %s must lie between 2000-01-01 and 2100-01-01.',
+                              appt ->> 'startTime', appt ->> 'endTime'),
+              HINT = 'Check what sent this webhook.';
+    END IF;
+    new_status := CASE WHEN event = 'AppointmentDelete' THEN 'cancelled'
+                       ELSE reflexo.status_from_ghl(coalesce(appt ->> 'appointmentStatus', 'new')) END;
+    IF new_status IS NULL THEN
+      result := 'ignored';
+      reason := format('unknown appointmentStatus %s', appt ->> 'appointmentStatus');
+      RETURN;
+    END IF;
+
+    IF current.id IS NULL THEN
+      -- Our own booking, echoed before its push wrote the GHL id back?
+      SELECT * INTO current FROM reflexo.appointments a
+       WHERE a.ghl_appointment_id IS NULL AND a.calendar_id = cal.id
+         AND a.status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])  -- appointments_calendar_active_idx
+         AND a.starts_at = starts AND a.ends_at = ends
+         AND a.contact_id IS NOT DISTINCT FROM (appt ->> 'contactId')
+         AND a.origin = 'local'
+       ORDER BY a.id LIMIT 1
+       FOR UPDATE;
+      IF FOUND THEN
+        UPDATE reflexo.appointments SET ghl_appointment_id = ghl_id, ghl_updated_at = changed_at
+         WHERE id = current.id;
+        UPDATE reflexo.outbox o SET ghl_appointment_id = ghl_id
+         WHERE o.appointment_id = current.id AND o.state <> 'done' AND o.ghl_appointment_id IS NULL;
+        result := 'duplicate';
+        reason := 'echo of a booking made here';
+        RETURN;
+      END IF;
+
+      -- New here; a delete of an unknown appointment leaves a cancelled tombstone so that
+      -- a create delivered late cannot bring it back.
+      INSERT INTO reflexo.appointments (location_id, calendar_id, ghl_appointment_id, contact_id,
+                                        assigned_user_id, title, notes, status, starts_at, ends_at,
+                                        ghl_updated_at)
+      VALUES (loc.id, cal.id, ghl_id, appt ->> 'contactId', nullif(appt ->> 'assignedUserId', ''),
+              coalesce(appt ->> 'title', ''), nullif(appt ->> 'notes', ''), new_status, starts, ends,
+              changed_at);
+      result := 'applied';
+      RETURN;
+    END IF;
+
+    IF current.calendar_id = cal.id AND current.starts_at = starts AND current.ends_at = ends
+       AND current.status = new_status
+       AND current.contact_id IS NOT DISTINCT FROM coalesce(appt ->> 'contactId', current.contact_id)
+       AND current.assigned_user_id IS NOT DISTINCT FROM coalesce(nullif(appt ->> 'assignedUserId', ''),
+                                                                  current.assigned_user_id)
+       AND current.title = coalesce(appt ->> 'title', current.title) THEN
+      UPDATE reflexo.appointments SET ghl_updated_at = changed_at WHERE id = current.id;
+      result := 'duplicate';
+      reason := 'no change: an echo of what is here';
+      RETURN;
+    END IF;
+
+    UPDATE reflexo.appointments a
+       SET calendar_id = cal.id, starts_at = starts, ends_at = ends, status = new_status,
+           contact_id = coalesce(appt ->> 'contactId', a.contact_id),
+           assigned_user_id = coalesce(nullif(appt ->> 'assignedUserId', ''), a.assigned_user_id),
+           title = coalesce(appt ->> 'title', a.title),
+           ghl_updated_at = changed_at
+     WHERE a.id = current.id;
+    PERFORM reflexo.supersede_local_changes(current.id);
+    result := 'applied';
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.apply_ghl_event(pg_catalog.jsonb) IS
+  'Applies one GHL appointment event (no idempotency: see apply_ghl_webhook). Returns applied, stale, duplicate '
+  '(an echo) or ignored, with a reason.';
+
+CREATE OR REPLACE VIEW api.location_settings AS
+  SELECT id, ghl_location_id, name, timezone, is_active, default_calendar_id, open_hours,
+         min_duration, strict_validation, created_at, updated_at, max_duration
+    FROM reflexo.locations;
+ALTER VIEW api.location_settings OWNER TO reflexo_api;
+
+CREATE OR REPLACE VIEW api.active_locations AS
+  SELECT * FROM api.location_settings WHERE is_active;
+ALTER VIEW api.active_locations OWNER TO reflexo_api;
+

@@ -13,8 +13,11 @@ CREATE TABLE reflexo.locations (
   strict_validation   pg_catalog.bool NOT NULL DEFAULT true,
   created_at          pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
   updated_at          pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  max_duration        pg_catalog.interval NOT NULL DEFAULT '1 day',   -- since 0.2.0, hence last
   CONSTRAINT locations_min_duration_range
-    CHECK (min_duration >= '0'::pg_catalog.interval AND min_duration < '1 day'::pg_catalog.interval)
+    CHECK (min_duration >= '0'::pg_catalog.interval AND min_duration < '1 day'::pg_catalog.interval),
+  CONSTRAINT locations_max_duration_range
+    CHECK (max_duration > min_duration AND max_duration <= '7 days'::pg_catalog.interval)
 );
 COMMENT ON TABLE reflexo.locations IS
   'A clinic site: one GHL sub-account (location), its time zone and its booking rules.';
@@ -26,6 +29,7 @@ COMMENT ON COLUMN reflexo.locations.is_active IS 'Inactive locations accept no n
 COMMENT ON COLUMN reflexo.locations.default_calendar_id IS 'Calendar used when a booking names none.';
 COMMENT ON COLUMN reflexo.locations.open_hours IS 'Working hours for calendars that have none of their own.';
 COMMENT ON COLUMN reflexo.locations.min_duration IS 'Shortest bookable appointment.';
+COMMENT ON COLUMN reflexo.locations.max_duration IS 'Longest bookable appointment (at most 7 days).';
 COMMENT ON COLUMN reflexo.locations.strict_validation IS
   'When false, overlap and working-hours violations are stored flagged with a warning instead of rejected '
   '(unless reflexo.strict_validation = on).';
@@ -90,7 +94,13 @@ CREATE TABLE reflexo.appointments (
   CONSTRAINT appointments_calendar_fkey FOREIGN KEY (calendar_id, location_id)
     REFERENCES reflexo.calendars (id, location_id) ON DELETE RESTRICT,
   CONSTRAINT appointments_known_flags CHECK (validation_flags OPERATOR(pg_catalog.<@)
-    '{overlap,outside_hours,closure,too_short,calendar_unavailable}'::pg_catalog.text[])
+    '{overlap,outside_hours,closure,too_short,too_long,calendar_unavailable}'::pg_catalog.text[]),
+  -- the guard says so first, with the times; this holds even with triggers off
+  CONSTRAINT appointments_time_range CHECK (
+    starts_at >= '2000-01-01 00:00+00'::pg_catalog.timestamptz
+    AND starts_at <= '2100-01-01 00:00+00'::pg_catalog.timestamptz
+    AND ends_at >= '2000-01-01 00:00+00'::pg_catalog.timestamptz
+    AND ends_at <= '2100-01-01 00:00+00'::pg_catalog.timestamptz)
 );
 COMMENT ON TABLE reflexo.appointments IS
   'Appointments (citas). The guard trigger enforces the booking rules; see reflexo.appointment_guard().';
@@ -113,7 +123,7 @@ COMMENT ON COLUMN reflexo.appointments.origin IS
   'Where the latest change came from; set by the guard, not by clients (see reflexo.change_origin).';
 COMMENT ON COLUMN reflexo.appointments.validation_flags IS
   'Rules this row breaks, stored instead of rejected (flexible mode, or changes from GHL): '
-  'overlap, outside_hours, closure, too_short, calendar_unavailable.';
+  'overlap, outside_hours, closure, too_short, too_long, calendar_unavailable.';
 COMMENT ON COLUMN reflexo.appointments.local_changed_at IS
   'When the appointment last changed here (not from GHL); compared with GHL''s dateUpdated, last writer wins.';
 COMMENT ON COLUMN reflexo.appointments.ghl_updated_at IS 'GHL''s dateUpdated of the latest GHL state known here.';

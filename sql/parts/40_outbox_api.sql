@@ -123,52 +123,83 @@ CREATE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
       UNION ALL
       SELECT waiting.id FROM waiting
       LIMIT claim_outbox.max_rows
+    ), jobs AS (
+      -- each due row as the job it becomes, its GHL request built before the
+      -- lease is taken
+      SELECT o.id, o.location_id, o.appointment_id, o.operation,
+             CASE
+               WHEN o.operation = 'delete' THEN CASE WHEN g.ghl_id IS NULL THEN 'skip' ELSE 'delete' END
+               WHEN g.ghl_id IS NOT NULL THEN 'update'
+               WHEN (r.row ->> 'status') IN ('cancelled', 'invalid') THEN 'skip'
+               ELSE 'create'
+             END AS action,
+             l.ghl_location_id, cal.ghl_calendar_id, g.ghl_id,
+             r.row ->> 'contact_id' AS contact_id, t.starts_at, t.ends_at,
+             CASE WHEN o.operation = 'delete' THEN '{}'::jsonb
+                  ELSE jsonb_strip_nulls(jsonb_build_object(
+                    -- the body of POST /calendars/events/appointments, or of PUT .../{eventId}
+                    -- (no locationId or contactId); notes stay in the clinic
+                    'calendarId', cal.ghl_calendar_id,
+                    'locationId', CASE WHEN g.ghl_id IS NULL THEN l.ghl_location_id END,
+                    'contactId', CASE WHEN g.ghl_id IS NULL THEN r.row ->> 'contact_id' END,
+                    'startTime', t.start_text,
+                    'endTime', t.end_text,
+                    'title', nullif(r.row ->> 'title', ''),
+                    'appointmentStatus', reflexo.status_to_ghl((r.row ->> 'status')::reflexo.appointment_status),
+                    'assignedUserId', r.row ->> 'assigned_user_id'))
+             END AS body,
+             t.start_text IS NOT NULL AND t.end_text IS NOT NULL AS times_sendable
+      FROM due
+      JOIN reflexo.outbox o ON o.id = due.id
+      LEFT JOIN reflexo.appointments a ON a.id = o.appointment_id
+      CROSS JOIN LATERAL (SELECT CASE WHEN o.operation = 'delete' OR a.id IS NULL THEN o.payload
+                                      ELSE to_jsonb(a) END AS row) r
+      CROSS JOIN LATERAL (SELECT coalesce(a.ghl_appointment_id, o.ghl_appointment_id,
+                                          o.payload ->> 'ghl_appointment_id') AS ghl_id) g
+      JOIN reflexo.locations l ON l.id = o.location_id
+      LEFT JOIN reflexo.calendars cal ON cal.id = (r.row ->> 'calendar_id')::int8
+      CROSS JOIN LATERAL (SELECT (r.row ->> 'starts_at')::timestamptz AS starts_at,
+                                 (r.row ->> 'ends_at')::timestamptz AS ends_at,
+                                 reflexo.ghl_time((r.row ->> 'starts_at')::timestamptz, l.timezone) AS start_text,
+                                 reflexo.ghl_time((r.row ->> 'ends_at')::timestamptz, l.timezone) AS end_text) t
+    ), verdicts AS (
+      -- a request that cannot be built is never sent: its row is dead at
+      -- once, saying why, and every other row still goes out
+      SELECT j.*,
+             CASE WHEN j.action IN ('create', 'update') AND NOT j.times_sendable
+                  THEN format('cannot be sent to GHL: its times (%s to %s) are not finite or out of range; '
+                              'correct the appointment, then requeue_outbox', j.starts_at, j.ends_at)
+             END AS unsendable
+        FROM jobs j
     ), claimed AS (
       UPDATE reflexo.outbox o
-         SET state = 'leased', attempts = o.attempts + 1, leased_until = now() + claim_outbox.lease,
-             lease_owner = claim_outbox.owner, updated_at = now()
-        FROM due
-       WHERE o.id = due.id
-      RETURNING o.*
+         SET state = CASE WHEN v.unsendable IS NULL THEN 'leased' ELSE 'dead' END::reflexo.outbox_state,
+             attempts = o.attempts + 1,
+             leased_until = CASE WHEN v.unsendable IS NULL THEN now() + claim_outbox.lease END,
+             lease_owner = claim_outbox.owner, last_error = coalesce(v.unsendable, o.last_error),
+             updated_at = now()
+        FROM verdicts v
+       WHERE o.id = v.id
+      RETURNING o.id, o.state, o.attempts
+    ), failed AS (
+      UPDATE reflexo.appointments a SET sync_state = 'failed'
+        FROM claimed c JOIN verdicts v ON v.id = c.id
+       WHERE c.state = 'dead' AND a.id = v.appointment_id
     )
-    SELECT c.id, c.location_id, c.attempts, c.appointment_id, c.operation,
-           CASE
-             WHEN c.operation = 'delete' THEN CASE WHEN g.ghl_id IS NULL THEN 'skip' ELSE 'delete' END
-             WHEN g.ghl_id IS NOT NULL THEN 'update'
-             WHEN (r.row ->> 'status') IN ('cancelled', 'invalid') THEN 'skip'
-             ELSE 'create'
-           END,
-           l.ghl_location_id, cal.ghl_calendar_id, g.ghl_id,
-           r.row ->> 'contact_id', (r.row ->> 'starts_at')::timestamptz, (r.row ->> 'ends_at')::timestamptz,
-           CASE WHEN c.operation = 'delete' THEN '{}'::jsonb
-                ELSE jsonb_strip_nulls(jsonb_build_object(
-                  -- the body of POST /calendars/events/appointments, or of PUT .../{eventId}
-                  -- (no locationId or contactId); notes stay in the clinic
-                  'calendarId', cal.ghl_calendar_id,
-                  'locationId', CASE WHEN g.ghl_id IS NULL THEN l.ghl_location_id END,
-                  'contactId', CASE WHEN g.ghl_id IS NULL THEN r.row ->> 'contact_id' END,
-                  'startTime', reflexo.ghl_time((r.row ->> 'starts_at')::timestamptz, l.timezone),
-                  'endTime', reflexo.ghl_time((r.row ->> 'ends_at')::timestamptz, l.timezone),
-                  'title', nullif(r.row ->> 'title', ''),
-                  'appointmentStatus', reflexo.status_to_ghl((r.row ->> 'status')::reflexo.appointment_status),
-                  'assignedUserId', r.row ->> 'assigned_user_id'))
-           END
+    SELECT c.id, v.location_id, c.attempts, v.appointment_id, v.operation, v.action, v.ghl_location_id,
+           v.ghl_calendar_id, v.ghl_id, v.contact_id, v.starts_at, v.ends_at, v.body
     FROM claimed c
-    LEFT JOIN reflexo.appointments a ON a.id = c.appointment_id
-    CROSS JOIN LATERAL (SELECT CASE WHEN c.operation = 'delete' OR a.id IS NULL THEN c.payload
-                                    ELSE to_jsonb(a) END AS row) r
-    CROSS JOIN LATERAL (SELECT coalesce(a.ghl_appointment_id, c.ghl_appointment_id,
-                                        c.payload ->> 'ghl_appointment_id') AS ghl_id) g
-    JOIN reflexo.locations l ON l.id = c.location_id
-    LEFT JOIN reflexo.calendars cal ON cal.id = (r.row ->> 'calendar_id')::int8
+    JOIN verdicts v ON v.id = c.id
+    WHERE c.state = 'leased'
     ORDER BY c.id;
   END
   $$;
 COMMENT ON FUNCTION reflexo.claim_outbox(pg_catalog.int4, pg_catalog.interval, pg_catalog.text, pg_catalog.int4, pg_catalog.jsonb) IS
   'Leases up to max_rows due outbox rows (FOR UPDATE SKIP LOCKED; expired leases are reclaimed) and returns them '
   'as jobs: per location at most its quota ({"<location id>": n}), else per_location, else max_rows. Never '
-  'returns a row while an earlier row of the same appointment is unfinished. Call it in its own short '
-  'transaction; push; then complete_outbox or fail_outbox.';
+  'returns a row while an earlier row of the same appointment is unfinished. A row whose GHL request cannot be '
+  'built (times not finite or out of range) becomes dead with the reason in last_error instead. Call it in its '
+  'own short transaction; push; then complete_outbox or fail_outbox.';
 
 CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
                                         ghl_appointment_id pg_catalog.text DEFAULT NULL,

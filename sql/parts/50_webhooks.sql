@@ -123,6 +123,15 @@ CREATE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT result pg_cat
     END IF;
     starts := reflexo.ghl_timestamp(appt ->> 'startTime', loc.timezone, 'startTime');
     ends := reflexo.ghl_timestamp(appt ->> 'endTime', loc.timezone, 'endTime');
+    IF NOT (starts BETWEEN '2000-01-01 00:00+00' AND '2100-01-01 00:00+00'
+            AND ends BETWEEN '2000-01-01 00:00+00' AND '2100-01-01 00:00+00') THEN
+      -- appointments_time_range: said here as a malformed body, so GHL is not asked to retry
+      RAISE EXCEPTION 'GHL webhook times are out of range'
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = format('startTime %s and endTime %s must lie between 2000-01-01 and 2100-01-01.',
+                              appt ->> 'startTime', appt ->> 'endTime'),
+              HINT = 'Check what sent this webhook.';
+    END IF;
     new_status := CASE WHEN event = 'AppointmentDelete' THEN 'cancelled'
                        ELSE reflexo.status_from_ghl(coalesce(appt ->> 'appointmentStatus', 'new')) END;
     IF new_status IS NULL THEN

@@ -1,7 +1,7 @@
 -- Rule: an appointment ends after it starts and lasts at least min_duration (23514).
 BEGIN;
 \ir fixtures.psql
-SELECT plan(8);
+SELECT plan(9);
 
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '10:00', '10:10')$$),
   '{"sqlstate": "23514", "message": "the minimum duration is 15 minutes",
@@ -13,6 +13,8 @@ SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '11:00', '11:00')$$)->>'me
           'appointment must end after it starts', 'a zero-length booking is refused');
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '12:00', '11:00')$$)->>'constraint',
           'appointments_positive_duration', 'a booking ending before it starts is refused');
+SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '12:00', '11:00')$$)->>'detail',
+          'It starts at 2026-03-10 17:00:00+00 and ends at 2026-03-10 16:00:00+00.', 'naming both times');
 UPDATE reflexo.locations SET min_duration = '45 minutes' WHERE id = 101;
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '15:00', '15:30')$$)->>'message',
           'the minimum duration is 45 minutes', 'the location''s minimum applies');

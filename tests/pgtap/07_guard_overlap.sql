@@ -76,15 +76,16 @@ SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, titl
   'schedule conflict with: A (08:00 - 09:00)', 'rows of one statement see each other');
 
 -- appointments longer than a day are found however far back they start
+UPDATE reflexo.locations SET max_duration = '7 days' WHERE id = 102;
 SET LOCAL reflexo.strict_validation = off;
 INSERT INTO reflexo.appointments (calendar_id, title, starts_at, ends_at)
-VALUES (207, 'Retiro', '2026-03-01 00:00Z', '2026-03-20 00:00Z');
+VALUES (207, 'Retiro', '2026-03-12 00:00Z', '2026-03-19 00:00Z');
 SET LOCAL reflexo.strict_validation = location;
 SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, starts_at, ends_at)
                                VALUES (207, '2026-03-15 10:00Z', '2026-03-15 11:00Z')$$)->>'message',
-          'schedule conflict with: Retiro (2026-03-01 01:00 - 2026-03-20 01:00)', 'a multi-day appointment blocks its calendar');
+          'schedule conflict with: Retiro (2026-03-12 01:00 - 2026-03-19 01:00)', 'a multi-day appointment blocks its calendar');
 SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, starts_at, ends_at)
-                               VALUES (207, '2026-03-20 00:00Z', '2026-03-20 01:00Z')$$), NULL,
+                               VALUES (207, '2026-03-19 00:00Z', '2026-03-19 01:00Z')$$), NULL,
           'until it ends');
 -- and they keep their therapist busy on every calendar of the location, in the same scan
 SET LOCAL reflexo.strict_validation = off;
@@ -92,7 +93,7 @@ UPDATE reflexo.appointments SET assigned_user_id = 'user-retiro' WHERE title = '
 SET LOCAL reflexo.strict_validation = location;
 SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, assigned_user_id, starts_at, ends_at)
                                VALUES (204, 'user-retiro', '2026-03-16 10:00Z', '2026-03-16 11:00Z')$$)->>'message',
-          'schedule conflict with: Retiro (2026-03-01 01:00 - 2026-03-20 01:00)', 'a multi-day appointment keeps its therapist busy elsewhere');
+          'schedule conflict with: Retiro (2026-03-12 01:00 - 2026-03-19 01:00)', 'a multi-day appointment keeps its therapist busy elsewhere');
 SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, assigned_user_id, starts_at, ends_at)
                                VALUES (204, 'user-otro', '2026-03-16 10:00Z', '2026-03-16 11:00Z')$$), NULL,
           'but not other therapists on other calendars');

@@ -2,7 +2,7 @@
 -- (lc_messages = es_PE.UTF-8), and in English otherwise.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(6);
+SELECT plan(7);
 
 SELECT pg_temp.book(201, '14:00', '15:00', 'Cita Existente');
 SET LOCAL lc_messages = 'es_PE.UTF-8';
@@ -16,6 +16,12 @@ SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '13:00', '14:00')$$) ->> '
           'Fuera del horario de atención: martes 08:00-13:00, 14:00-20:00', 'and working hours, with the day''s name');
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(205, '09:00', '10:00')$$) ->> 'message',
           'El calendario 205 no existe o no está disponible', 'and an unavailable calendar');
+SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, starts_at, ends_at)
+                               VALUES (203, '2026-03-10 09:00-05', '2026-03-11 11:00-05')$$) - 'sqlstate' - 'constraint',
+          '{"message": "La duración máxima es 24 horas",
+            "detail": "La cita dura 26 horas; la sede 101 permite como máximo 24 horas.",
+            "hint": "Acorte la cita, o aumente la duración máxima (max_duration) de la sede."}',
+          'and the maximum duration');
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '14:30', '15:30')$$) ->> 'sqlstate', '23P01',
           'the SQLSTATE does not change with the language');
 SET LOCAL lc_messages = 'C';

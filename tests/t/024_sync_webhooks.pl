@@ -79,7 +79,7 @@ sub body_for
 		webhookId => $o{webhook_id} // 'forged-' . int(rand(1e9)), timestamp => $o{timestamp} // $now->(),
 		appointment => { id => $o{id} // 'ForgedAppointment0001', calendarId => 'SimCalFisio000000001',
 			contactId => 'c-x', title => 'Forjada', appointmentStatus => 'confirmed',
-			startTime => '2026-03-13T09:00:00-05:00', endTime => '2026-03-13T10:00:00-05:00' } });
+			startTime => $o{start} // '2026-03-13T09:00:00-05:00', endTime => $o{end} // '2026-03-13T10:00:00-05:00' } });
 }
 my $ed_key = "$sim->{keys}/ghl-sim-ed25519.key.pem";
 my $rsa_key = "$sim->{keys}/ghl-sim-rsa.key.pem";
@@ -105,6 +105,10 @@ my %refused = (
 		post($b, 'x-ghl-signature' => sign_body($ed_key, 'ed25519', $b)) } ],
 	'signed non-JSON' => [ 400, post('{"type":', 'x-ghl-signature' => sign_body($ed_key, 'ed25519', '{"type":')) ],
 	'signed JSON without webhookId' => [ 400, do { my $b = '{"type":"AppointmentCreate","locationId":"SimLocation000000001"}';
+		post($b, 'x-ghl-signature' => sign_body($ed_key, 'ed25519', $b)) } ],
+	'signed, with times after 2099' => [ 400, do { my $b = body_for(start => '3026-03-13T09:00:00-05:00',
+		end => '3026-03-13T10:00:00-05:00'); post($b, 'x-ghl-signature' => sign_body($ed_key, 'ed25519', $b)) } ],
+	'signed, with a day that does not exist' => [ 400, do { my $b = body_for(start => '2026-02-30T09:00:00-05:00');
 		post($b, 'x-ghl-signature' => sign_body($ed_key, 'ed25519', $b)) } ],
 	'GET on the webhook path' => [ 405, http_request('GET', $hook_url) ],
 	'an unknown path' => [ 404, http_request('POST', $daemon->url . '/webhooks/other', content => $body) ],

@@ -146,6 +146,27 @@ SELECT reflexo.apply_ghl_webhook('{"type": "AppointmentCreate", "locationId": "L
                   "endTime": "2026-07-07T10:30:00-05:00"}}')}), 'duplicate',
 	'a webhook applied by 0.1.0 is still known as applied');
 
+# a 0.1.0 database holding what 0.2.0 refuses (an infinite cancelled cita,
+# which stopped every push) is not updated until it is corrected
+$node->safe_psql('postgres', 'CREATE DATABASE poisoned');
+$node->safe_psql('poisoned', q{
+CREATE EXTENSION reflexo VERSION '0.1.0';
+SELECT reflexo.ensure_location('LocPoison');
+INSERT INTO reflexo.calendars (location_id, ghl_calendar_id, name) SELECT id, 'CalPoison', 'Fisio' FROM reflexo.locations;
+-- stored as 0.1.0's library stored it: today's guard refuses it already
+SET session_replication_role = replica;
+INSERT INTO reflexo.appointments (location_id, calendar_id, status, starts_at, ends_at)
+SELECT location_id, id, 'cancelled', '-infinity', 'infinity' FROM reflexo.calendars;
+});
+($ret, $out, $err) = $node->psql('poisoned', 'ALTER EXTENSION reflexo UPDATE', extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/23514: appointments with times outside 2000-2099 cannot be kept: 1\b.*HINT:  Correct or delete those appointments/s,
+	'an update over an infinite appointment is refused, naming it and saying what to do');
+is($node->safe_psql('poisoned', q{SELECT extversion FROM pg_extension WHERE extname = 'reflexo'}), '0.1.0',
+	'and changes nothing');
+$node->safe_psql('poisoned', 'DELETE FROM reflexo.appointments');
+($ret, $out, $err) = $node->psql('poisoned', 'ALTER EXTENSION reflexo UPDATE');
+is($ret, 0, 'once it is deleted, the update succeeds') or diag($err);
+
 # the daemons ship with the extension: one version for all of them
 my ($sync_version) = `@{[ binary('reflexo-sync', 'REFLEXO_SYNC') ]} --version` =~ /(\S+)\s*$/;
 is($sync_version, $current, 'reflexo-sync reports the version of reflexo.control');
