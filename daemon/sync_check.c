@@ -152,6 +152,29 @@ check_locations(Check *check, const Config *config, PGconn *conn)
 	PQclear(r);
 }
 
+/*
+ * reflexo 0.1.0 told operators to keep the JWT secret in a setting (ALTER
+ * DATABASE ... SET), where pg_db_role_setting shows it to every role, and
+ * anyone holding it can sign an admin token.  Says where, never what.
+ */
+static void
+check_jwt_secret_setting(PGconn *conn)
+{
+	PGresult   *r = query(conn, "SELECT pg_catalog.string_agg(DISTINCT coalesce('database ' || d.datname, 'every database')"
+						  " || coalesce(' for role ' || ro.rolname, ''), ', ')"
+						  " FROM pg_catalog.pg_db_role_setting s"
+						  " LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase"
+						  " LEFT JOIN pg_catalog.pg_roles ro ON ro.oid = s.setrole,"
+						  " pg_catalog.unnest(s.setconfig) c WHERE c LIKE 'reflexo.jwt\\_secret=%'", 0, NULL);
+
+	if (r && !PQgetisnull(r, 0, 0))
+		printf("warn %-16s a JWT secret is stored as a setting (%s), where every database role can read it "
+			   "and sign an admin token: as a superuser, SELECT reflexo.set_jwt_secret('<a new secret>'), then "
+			   "ALTER DATABASE ... RESET reflexo.jwt_secret (ALTER EXTENSION reflexo UPDATE moves it for you)\n",
+			   "JWT secret", PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
 static void
 check_database(Check *check, const Config *config)
 {
@@ -179,6 +202,7 @@ check_database(Check *check, const Config *config)
 	}
 	report(check, true, "extension", "reflexo %s", PQgetvalue(r, 0, 0));
 	PQclear(r);
+	check_jwt_secret_setting(conn);
 
 	r = query(conn, "SELECT count(*) FILTER (WHERE NOT pg_catalog.has_function_privilege(p.oid, 'EXECUTE')),"
 			  " pg_catalog.string_agg(p.proname, ', ') FILTER (WHERE NOT pg_catalog.has_function_privilege(p.oid, 'EXECUTE')),"

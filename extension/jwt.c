@@ -1,6 +1,6 @@
 /*
- * jwt.c — HS256 JSON Web Tokens signed with reflexo.jwt_secret, the secret
- * PostgREST verifies them with (its jwt-secret).
+ * jwt.c — HS256 JSON Web Tokens signed with the secret in reflexo.jwt_keys,
+ * the one PostgREST and reflexo-api verify them with.
  *
  *   reflexo.jwt_sign(claims jsonb) → text
  *   reflexo.jwt_verify(token text) → jsonb   the claims, or NULL unless the
@@ -8,14 +8,22 @@
  *                                            signed with our secret
  *
  * Expiry and the meaning of claims are the caller's (SQL) business.  The
- * secret never leaves C: no SQL function takes or returns it.
+ * secret never leaves C: no SQL function returns it.  It lives in a table
+ * only its owner can read (not in a setting: ALTER DATABASE ... SET is
+ * readable by every role in pg_db_role_setting), and EXECUTE on these two
+ * functions is granted to no one: only the extension's SECURITY DEFINER
+ * functions (api.login, api.refresh) call them, as the owner.
  */
 #include "reflexo.h"
 
+#include "catalog/namespace.h"
 #include "common/base64.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "saved_plan.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -28,20 +36,43 @@ PG_FUNCTION_INFO_V1(reflexo_jwt_verify);
 #define JWT_MAX_TOKEN 8192
 #define JWT_HEADER "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
 
-char	   *reflexo_jwt_secret = NULL;
-
-static const char *
+/* The secret from reflexo.jwt_keys, in the caller's memory; wipe it after use. */
+static char *
 secret_or_error(void)
 {
-	if (reflexo_jwt_secret == NULL || strlen(reflexo_jwt_secret) < JWT_MIN_SECRET)
+	static SavedPlan plan;
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *secret = NULL;
+
+	if (!OidIsValid(get_relname_relid("jwt_keys", get_namespace_oid("reflexo", false))))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("reflexo.jwt_secret is not set"),
+				 errmsg("reflexo.jwt_keys does not exist"),
+				 errdetail("The reflexo library is newer than the extension installed in this database."),
+				 errhint("As a superuser: ALTER EXTENSION reflexo UPDATE.")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_plan(saved_plan(&plan, "SELECT secret FROM reflexo.jwt_keys", 0, NULL),
+						 NULL, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading reflexo.jwt_keys failed");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			secret = MemoryContextStrdup(caller, TextDatumGetCString(value));
+	}
+	SPI_finish();
+	if (secret == NULL || strlen(secret) < JWT_MIN_SECRET)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the JWT secret is not set"),
 				 errdetail("Signing and checking tokens needs a secret of at least %d characters, "
-						   "the same one PostgREST is configured with.", JWT_MIN_SECRET),
-				 errhint("As a superuser: ALTER DATABASE ... SET reflexo.jwt_secret = '...' "
-						 "(e.g. the output of openssl rand -base64 48), then reconnect.")));
-	return reflexo_jwt_secret;
+						   "the same one reflexo-api and PostgREST are configured with.", JWT_MIN_SECRET),
+				 errhint("As a superuser: SELECT reflexo.set_jwt_secret('...') "
+						 "(e.g. the output of openssl rand -base64 48).")));
+	return secret;
 }
 
 /* base64url without padding (RFC 7515), appended to buf */
@@ -88,13 +119,15 @@ decode_base64url(const char *text, int len, int *out_len)
 }
 
 static void
-hmac_sha256(const char *data, int len, unsigned char *mac)
+hmac_sha256(char *secret, const char *data, int len, unsigned char *mac)
 {
-	const char *secret = secret_or_error();
 	unsigned int mac_len = 0;
+	bool		ok = HMAC(EVP_sha256(), secret, (int) strlen(secret), (const unsigned char *) data,
+						  (size_t) len, mac, &mac_len) != NULL && mac_len == 32;
 
-	if (HMAC(EVP_sha256(), secret, (int) strlen(secret), (const unsigned char *) data, (size_t) len, mac,
-			 &mac_len) == NULL || mac_len != 32)
+	explicit_bzero(secret, strlen(secret));
+	pfree(secret);
+	if (!ok)
 		elog(ERROR, "HMAC-SHA256 failed");
 }
 
@@ -115,7 +148,7 @@ reflexo_jwt_sign(PG_FUNCTION_ARGS)
 	append_base64url(&token, JWT_HEADER, strlen(JWT_HEADER));
 	appendStringInfoChar(&token, '.');
 	append_base64url(&token, payload, strlen(payload));
-	hmac_sha256(token.data, token.len, mac);
+	hmac_sha256(secret_or_error(), token.data, token.len, mac);
 	appendStringInfoChar(&token, '.');
 	append_base64url(&token, mac, sizeof(mac));
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(token.data, token.len));
@@ -153,7 +186,6 @@ reflexo_jwt_verify(PG_FUNCTION_ARGS)
 	JsonbValue *alg;
 	StringInfoData canonical;
 
-	secret_or_error();
 	if (len > JWT_MAX_TOKEN || memchr(token, '\0', len) != NULL)
 		PG_RETURN_NULL();
 	dot1 = memchr(token, '.', len);
@@ -165,7 +197,7 @@ reflexo_jwt_verify(PG_FUNCTION_ARGS)
 	signature = decode_base64url(dot2 + 1, len - (dot2 + 1 - token), &signature_len);
 	if (signature == NULL || signature_len != sizeof(mac))
 		PG_RETURN_NULL();
-	hmac_sha256(token, dot2 - token, mac);
+	hmac_sha256(secret_or_error(), token, dot2 - token, mac);
 	if (CRYPTO_memcmp(mac, signature, sizeof(mac)) != 0)
 		PG_RETURN_NULL();
 	/* one encoding per signature: the unused low bits of the last character must be zero */

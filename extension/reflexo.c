@@ -16,6 +16,7 @@ int			reflexo_change_origin = CHANGE_ORIGIN_LOCAL;
 static char *reflexo_change_source = NULL;
 static int	reflexo_outbox_max_attempts = 25;
 static int	reflexo_outbox_backoff_cap = 3600;
+static char *reflexo_obsolete_jwt_secret = NULL;
 static int	reflexo_jwt_access_seconds = 3600;
 static int	reflexo_jwt_refresh_seconds = 7 * 24 * 3600;
 static int	reflexo_password_iterations = 600000;
@@ -90,13 +91,19 @@ _PG_init(void)
 							3600, 1, 7 * 24 * 3600,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 
-	/* Read by C only (jwt.c); hidden from everyone but superusers. */
+	/*
+	 * 0.1.0 read the JWT secret from here, and ALTER DATABASE ... SET put it
+	 * where every role can read it.  Now ignored (reflexo.jwt_keys holds the
+	 * secret); still defined so that old settings load without a warning and
+	 * ALTER DATABASE ... RESET can remove them.
+	 */
 	DefineCustomStringVariable("reflexo.jwt_secret",
-							   gettext_noop("Secret that signs and checks the API's JSON Web Tokens (PostgREST's jwt-secret)."),
+							   gettext_noop("Obsolete and ignored: the JWT secret is set with reflexo.set_jwt_secret()."),
 							   NULL,
-							   &reflexo_jwt_secret,
+							   &reflexo_obsolete_jwt_secret,
 							   "",
-							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+							   PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	DefineCustomIntVariable("reflexo.jwt_access_seconds",
 							gettext_noop("Lifetime of an access token from api.login."),
 							NULL,

@@ -35,6 +35,5 @@ typedef enum ChangeOrigin
 
 extern int	reflexo_strict_validation;
 extern int	reflexo_change_origin;
-extern char *reflexo_jwt_secret;
 
 #endif							/* REFLEXO_H */

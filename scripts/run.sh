@@ -132,8 +132,8 @@ psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'reflexo'
 	psql -X -q -d postgres -c "CREATE DATABASE reflexo"
 psql -X -q -d reflexo -v ON_ERROR_STOP=1 >/dev/null <<SQL
 CREATE EXTENSION IF NOT EXISTS reflexo;
-ALTER DATABASE reflexo SET reflexo.jwt_secret = '$JWT_SECRET';
-SET reflexo.jwt_secret = '$JWT_SECRET';
+ALTER EXTENSION reflexo UPDATE;
+SELECT reflexo.set_jwt_secret('$JWT_SECRET');
 SELECT api.create_user('admin', '$ADMIN_PASSWORD', 'admin')
  WHERE NOT EXISTS (SELECT FROM reflexo.users WHERE username = 'admin');
 DO \$\$ BEGIN
@@ -173,6 +173,7 @@ fi
 step "Starting reflexo-sync on 127.0.0.1:$http_port"
 env "${sync_env[@]}" "$state/bin/reflexo-sync" "${sync_options[@]}" --check-config >"$state/check-config.txt" 2>&1 ||
 	{ cat "$state/check-config.txt"; die "reflexo-sync --check-config found problems"; }
+grep '^warn' "$state/check-config.txt" || true
 setsid "${as_service[@]}" env "${sync_env[@]}" "$state/bin/reflexo-sync" "${sync_options[@]}" 2>>"$state/reflexo-sync.log" &
 pids+=($!)
 printf 'waiting until it is ready'

@@ -339,3 +339,59 @@ CREATE OR REPLACE VIEW api.active_locations AS
   SELECT * FROM api.location_settings WHERE is_active;
 ALTER VIEW api.active_locations OWNER TO reflexo_api;
 
+
+-- ---------------------------------------------------------------- the JWT secret
+-- 0.1.0 kept it in a setting (ALTER DATABASE ... SET reflexo.jwt_secret),
+-- which pg_db_role_setting shows to every role.  It moves to reflexo.jwt_keys,
+-- readable by its owner only, and this database's setting is removed.
+CREATE TABLE reflexo.jwt_keys (
+  id     pg_catalog.bool PRIMARY KEY DEFAULT true CONSTRAINT jwt_keys_one_row CHECK (id),
+  secret pg_catalog.text NOT NULL CONSTRAINT jwt_keys_secret_length CHECK (pg_catalog.length(secret) >= 32),
+  set_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+REVOKE ALL ON reflexo.jwt_keys FROM PUBLIC;
+ALTER TABLE reflexo.jwt_keys ENABLE ROW LEVEL SECURITY;   -- no policy: nobody but the owner, even if granted
+COMMENT ON TABLE reflexo.jwt_keys IS
+  'The secret that signs and checks the API''s JWTs (PostgREST''s and reflexo-api''s jwt secret). '
+  'Readable by its owner only; set it with reflexo.set_jwt_secret.';
+COMMENT ON COLUMN reflexo.jwt_keys.id IS 'Always true: there is one secret.';
+COMMENT ON COLUMN reflexo.jwt_keys.secret IS 'The HS256 secret, at least 32 characters.';
+COMMENT ON COLUMN reflexo.jwt_keys.set_at IS 'When it was last set.';
+
+CREATE FUNCTION reflexo.set_jwt_secret(secret pg_catalog.text) RETURNS void
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF secret IS NULL OR pg_catalog.length(secret) < 32 THEN
+      RAISE EXCEPTION 'JWT secret too short' USING ERRCODE = '22023',
+        DETAIL = 'The secret needs at least 32 characters.',
+        HINT = 'Use e.g. the output of openssl rand -base64 48.';
+    END IF;
+    INSERT INTO reflexo.jwt_keys (secret) VALUES (set_jwt_secret.secret)
+    ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret, set_at = pg_catalog.now();
+  END
+  $$;
+REVOKE ALL ON FUNCTION reflexo.set_jwt_secret(pg_catalog.text) FROM PUBLIC;
+COMMENT ON FUNCTION reflexo.set_jwt_secret(pg_catalog.text) IS
+  'Superusers: sets the JWT secret (at least 32 characters); tokens signed with the old one stop working.';
+
+DO $$
+DECLARE
+  old_secret pg_catalog.text;
+BEGIN
+  SELECT pg_catalog.substr(s, pg_catalog.length('reflexo.jwt_secret=') + 1) INTO old_secret
+    FROM pg_catalog.pg_db_role_setting d, pg_catalog.unnest(d.setconfig) s
+   WHERE d.setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+     AND d.setrole = 0 AND s LIKE 'reflexo.jwt\_secret=%';
+  IF old_secret IS NOT NULL THEN
+    IF pg_catalog.length(old_secret) >= 32 THEN
+      PERFORM reflexo.set_jwt_secret(old_secret);
+    END IF;
+    EXECUTE pg_catalog.format('ALTER DATABASE %I RESET reflexo.jwt_secret', pg_catalog.current_database());
+    RAISE NOTICE 'the JWT secret moved from this database''s settings to reflexo.jwt_keys';
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION reflexo.jwt_sign(pg_catalog.jsonb) IS 'An HS256 JWT of claims, signed with the secret in reflexo.jwt_keys.';
+COMMENT ON FUNCTION reflexo.jwt_verify(pg_catalog.text) IS
+  'The claims of an HS256 JWT signed with the secret in reflexo.jwt_keys, or NULL; expiry is the caller''s to check.';

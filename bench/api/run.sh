@@ -27,7 +27,7 @@ declare -A label=(
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -d "$db" -v ON_ERROR_STOP=1 -f setup.sql >/dev/null
-psql -X -q -d postgres -c "ALTER DATABASE $db SET reflexo.jwt_secret = 'bench-secret-longer-than-32-characters-000'"
+psql -X -q -d "$db" -c "SELECT reflexo.set_jwt_secret('bench-secret-longer-than-32-characters-000')"
 
 # the two free-slot implementations must agree before they are compared
 diff=$(psql -X -At -d "$db" -c "

@@ -151,15 +151,49 @@ CREATE FUNCTION reflexo.password_verify(password pg_catalog.text, hash pg_catalo
   AS 'MODULE_PATHNAME', 'reflexo_password_verify';
 COMMENT ON FUNCTION reflexo.password_verify(pg_catalog.text, pg_catalog.text) IS
   'Whether password matches hash (constant-time comparison; a malformed hash never matches).';
+-- The JWT secret.  Not a setting: ALTER DATABASE ... SET stores settings in
+-- pg_db_role_setting, which every role can read.  Only this table's owner
+-- reads it, through jwt_sign and jwt_verify (see extension/jwt.c).
+CREATE TABLE reflexo.jwt_keys (
+  id     pg_catalog.bool PRIMARY KEY DEFAULT true CONSTRAINT jwt_keys_one_row CHECK (id),
+  secret pg_catalog.text NOT NULL CONSTRAINT jwt_keys_secret_length CHECK (pg_catalog.length(secret) >= 32),
+  set_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+REVOKE ALL ON reflexo.jwt_keys FROM PUBLIC;
+ALTER TABLE reflexo.jwt_keys ENABLE ROW LEVEL SECURITY;   -- no policy: nobody but the owner, even if granted
+COMMENT ON TABLE reflexo.jwt_keys IS
+  'The secret that signs and checks the API''s JWTs (PostgREST''s and reflexo-api''s jwt secret). '
+  'Readable by its owner only; set it with reflexo.set_jwt_secret.';
+COMMENT ON COLUMN reflexo.jwt_keys.id IS 'Always true: there is one secret.';
+COMMENT ON COLUMN reflexo.jwt_keys.secret IS 'The HS256 secret, at least 32 characters.';
+COMMENT ON COLUMN reflexo.jwt_keys.set_at IS 'When it was last set.';
+
+CREATE FUNCTION reflexo.set_jwt_secret(secret pg_catalog.text) RETURNS void
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF secret IS NULL OR pg_catalog.length(secret) < 32 THEN
+      RAISE EXCEPTION 'JWT secret too short' USING ERRCODE = '22023',
+        DETAIL = 'The secret needs at least 32 characters.',
+        HINT = 'Use e.g. the output of openssl rand -base64 48.';
+    END IF;
+    INSERT INTO reflexo.jwt_keys (secret) VALUES (set_jwt_secret.secret)
+    ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret, set_at = pg_catalog.now();
+  END
+  $$;
+REVOKE ALL ON FUNCTION reflexo.set_jwt_secret(pg_catalog.text) FROM PUBLIC;
+COMMENT ON FUNCTION reflexo.set_jwt_secret(pg_catalog.text) IS
+  'Superusers: sets the JWT secret (at least 32 characters); tokens signed with the old one stop working.';
+
 CREATE FUNCTION reflexo.jwt_sign(claims pg_catalog.jsonb) RETURNS pg_catalog.text
   LANGUAGE c STABLE STRICT PARALLEL SAFE
   AS 'MODULE_PATHNAME', 'reflexo_jwt_sign';
-COMMENT ON FUNCTION reflexo.jwt_sign(pg_catalog.jsonb) IS 'An HS256 JWT of claims, signed with reflexo.jwt_secret.';
+COMMENT ON FUNCTION reflexo.jwt_sign(pg_catalog.jsonb) IS 'An HS256 JWT of claims, signed with the secret in reflexo.jwt_keys.';
 CREATE FUNCTION reflexo.jwt_verify(token pg_catalog.text) RETURNS pg_catalog.jsonb
   LANGUAGE c STABLE STRICT PARALLEL SAFE
   AS 'MODULE_PATHNAME', 'reflexo_jwt_verify';
 COMMENT ON FUNCTION reflexo.jwt_verify(pg_catalog.text) IS
-  'The claims of an HS256 JWT signed with reflexo.jwt_secret, or NULL; expiry is the caller''s to check.';
+  'The claims of an HS256 JWT signed with the secret in reflexo.jwt_keys, or NULL; expiry is the caller''s to check.';
 
 CREATE FUNCTION reflexo.setting_int(name pg_catalog.text, fallback pg_catalog.int4) RETURNS pg_catalog.int4
   LANGUAGE sql STABLE PARALLEL SAFE

@@ -3,7 +3,7 @@
 BEGIN;
 \ir fixtures.psql
 SELECT plan(31);
-SET LOCAL reflexo.jwt_secret = 'test-secret-of-at-least-32-characters-0123456789';
+SELECT reflexo.set_jwt_secret('test-secret-of-at-least-32-characters-0123456789');
 SET LOCAL reflexo.password_iterations = 1000;     -- fast tests; the default is 600,000
 SET LOCAL reflexo.login_max_failures = 3;
 
@@ -49,9 +49,9 @@ SELECT is((SELECT count(v)::int FROM (
              SELECT reflexo.jwt_verify(string_agg(substr('ABCxyz019-_.+/=%' || chr(233), 1 + (random() * 16)::int, 1), ''))
                FROM generate_series(1, 5000) t, generate_series(1, (random() * 60)::int) c GROUP BY t) x(v)),
           0, '5,000 random strings of token characters neither verify nor raise');
-SET LOCAL reflexo.jwt_secret = 'another-secret-of-at-least-32-characters-xyz';
+SELECT reflexo.set_jwt_secret('another-secret-of-at-least-32-characters-xyz');
 SELECT is(reflexo.jwt_verify(:'pair'::jsonb ->> 'access'), NULL, 'a token signed with another secret does not verify');
-SET LOCAL reflexo.jwt_secret = 'test-secret-of-at-least-32-characters-0123456789';
+SELECT reflexo.set_jwt_secret('test-secret-of-at-least-32-characters-0123456789');
 
 -- refresh
 SELECT ok(pg_temp.api('reflexo_anon', '{"role": "reflexo_anon"}', format('SELECT api.refresh(%L) AS t', :'pair'::jsonb ->> 'refresh')) -> 0 -> 't' ?& '{access,refresh}',

@@ -15,7 +15,7 @@ my $secret = 'tap-secret-that-is-longer-than-32-characters';
 my $sim = start_sim();
 my $node = new_node('api');
 $node->safe_psql('postgres', qq{
-ALTER DATABASE postgres SET reflexo.jwt_secret = '$secret';
+SELECT reflexo.set_jwt_secret('$secret');
 ALTER DATABASE postgres SET reflexo.password_iterations = 1000;
 CREATE ROLE sync_login LOGIN IN ROLE reflexo_sync;
 });

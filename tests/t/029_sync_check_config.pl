@@ -37,6 +37,15 @@ like($out, qr/^ok +GHL +SimLocation000000001: token works: 2 calendar/m, 'the to
 like($out, qr/^ok +privileges/m, 'the database rights are checked');
 unlike($out, qr/pit-check-token/, 'the token is never printed');
 
+unlike($out, qr/JWT secret/, 'no warning about the JWT secret while no setting holds one');
+$node->safe_psql('postgres', q{ALTER DATABASE postgres SET reflexo.jwt_secret = 'old-style-secret-longer-than-32-characters'});
+($status, $out) = check();
+is($status, 0, 'a JWT secret left in the database settings is no failure of the daemon');
+like($out, qr/^warn +JWT secret +a JWT secret is stored as a setting \(database postgres\), where every database role can read it/m,
+	'but a warning saying where, and how to move it');
+unlike($out, qr/old-style-secret/, 'never what');
+$node->safe_psql('postgres', 'ALTER DATABASE postgres RESET reflexo.jwt_secret');
+
 ($status, $out) = check(GHL_ACCESS_TOKEN => 'pit-wrong');
 is($status, 1, 'a token GHL refuses exits 1');
 like($out, qr/^FAIL +GHL +SimLocation000000001: GHL answered 401: Invalid JWT/m, 'with GHL\'s answer');

@@ -64,6 +64,8 @@ SELECT reflexo.save_ghl_credentials('LocUpgrade', 'oauth', '\x0102'::bytea, '\x0
   '2026-12-01 00:00+00', 'calendars.write', true);
 SELECT api.create_user('recepcion', 'una clave larga', 'staff', ARRAY[(SELECT id FROM reflexo.locations)]);
 SELECT api.create_user('jefa', 'otra clave larga', 'admin');
+-- where 0.1.0's README put the JWT secret
+ALTER DATABASE updated SET reflexo.jwt_secret = 'secret-of-0.1.0-that-is-longer-than-32-chars';
 });
 
 # Every row of every table, as JSON, kept outside the extension's schemas.
@@ -145,6 +147,16 @@ SELECT reflexo.apply_ghl_webhook('{"type": "AppointmentCreate", "locationId": "L
   "appointment": {"id": "ghl-remote-1", "calendarId": "CalEval", "startTime": "2026-07-07T10:00:00-05:00",
                   "endTime": "2026-07-07T10:30:00-05:00"}}')}), 'duplicate',
 	'a webhook applied by 0.1.0 is still known as applied');
+
+# the JWT secret left pg_db_role_setting, where every role could read it, and still signs
+is($node->safe_psql('updated', q{SELECT count(*) FROM pg_db_role_setting, unnest(setconfig) s WHERE s LIKE 'reflexo.jwt_secret=%'}),
+	'0', 'the JWT secret is no longer among the database settings');
+is($node->safe_psql('updated', q{
+SET reflexo.password_iterations = 1000;
+SELECT reflexo.jwt_verify(api.login('recepcion', 'una clave larga') ->> 'access') ->> 'sub'}), 'recepcion',
+	'logins still sign tokens, with the secret 0.1.0 had');
+is($node->safe_psql('updated', q{SELECT secret FROM reflexo.jwt_keys}), 'secret-of-0.1.0-that-is-longer-than-32-chars',
+	'the secret itself moved to reflexo.jwt_keys');
 
 # a 0.1.0 database holding what 0.2.0 refuses (an infinite cancelled cita,
 # which stopped every push) is not updated until it is corrected
