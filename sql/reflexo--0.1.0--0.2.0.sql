@@ -395,3 +395,25 @@ $$;
 COMMENT ON FUNCTION reflexo.jwt_sign(pg_catalog.jsonb) IS 'An HS256 JWT of claims, signed with the secret in reflexo.jwt_keys.';
 COMMENT ON FUNCTION reflexo.jwt_verify(pg_catalog.text) IS
   'The claims of an HS256 JWT signed with the secret in reflexo.jwt_keys, or NULL; expiry is the caller''s to check.';
+
+-- ---------------------------------------------------------------- backups
+-- 0.1.0 left every table out of pg_dump (see sql/parts/95_backups.sql).
+SELECT pg_catalog.pg_extension_config_dump('reflexo.locations', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.locations_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.calendars', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.calendars_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.closures', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.closures_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.appointments', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.appointments_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.appointment_history', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.appointment_history_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.webhook_inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.ghl_operation_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.webhook_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.ghl_tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.users', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.users_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reflexo.jwt_keys', '');
