@@ -119,16 +119,18 @@ unit: $(UNIT_TESTS)
 installcheck-unit: unit
 	$(PROVE) $(UNIT_TESTS)
 
+# Unit tests of the daemons link their sanitizer-built libraries (daemon/Makefile).
 UNIT_CFLAGS = -Wall -Wextra -Werror -g -D_GNU_SOURCE -fsanitize=address,undefined \
 	-fno-omit-frame-pointer -Itests/unit
+DAEMON_ASAN_LIBS = $(addprefix daemon/build-asan/,libapi.a libsync.a libsim.a libcommon.a)
+DAEMON_PKGS = libmicrohttpd jansson libcurl libcrypto libpq libsodium
+.PHONY: daemon-asan-libraries
+daemon-asan-libraries:
+	$(MAKE) -C daemon SANITIZE=1 libraries
 tests/unit/test_week_schedule.test: tests/unit/test_week_schedule.c extension/week_schedule.c
 	$(CC) $(UNIT_CFLAGS) -Iextension -o $@ $^
-tests/unit/test_iso_time.test: tests/unit/test_iso_time.c daemon/iso_time.c
-	$(CC) $(UNIT_CFLAGS) -Idaemon -o $@ $^
-tests/unit/test_token_crypto.test: tests/unit/test_token_crypto.c daemon/token_crypto.c
-	$(CC) $(UNIT_CFLAGS) -Idaemon -o $@ $^ -lcrypto
-tests/unit/test_ghl_client.test: tests/unit/test_ghl_client.c daemon/ghl_client.c daemon/iso_time.c
-	$(CC) $(UNIT_CFLAGS) -Idaemon $$(pkg-config --cflags jansson libcurl) -o $@ $^ \
-		$$(pkg-config --libs jansson libcurl)
+tests/unit/test_%.test: tests/unit/test_%.c daemon-asan-libraries
+	$(CC) $(UNIT_CFLAGS) -Idaemon $$(pkg-config --cflags $(DAEMON_PKGS)) -o $@ $< $(DAEMON_ASAN_LIBS) \
+		$$(pkg-config --libs $(DAEMON_PKGS)) -lpthread
 
 endif

@@ -38,6 +38,7 @@ ext      cmd   cc                                           gcc
 ext      cmd   gcc                                          gcc
 ext      cmd   as                                           binutils
 ext      cmd   ld                                           binutils
+daemons  cmd   ar                                           binutils
 ext      cmd   msgfmt                                       gettext
 ext      cmd   pg_config                                    postgresql-server-dev-$pg
 ext      file  $pg_bindir/postgres                          postgresql-$pg

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ghl_client.h"
+#include "sync/ghl_client.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

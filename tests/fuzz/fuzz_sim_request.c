@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
+#include "sim/sim.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -57,11 +57,11 @@ next_line(char **cursor, char *end)
 }
 
 static void
-split_params(char *text, SimParams *params)
+split_params(char *text, HttpParams *params)
 {
 	char	   *save = NULL;
 
-	for (char *pair = strtok_r(text, "&", &save); pair && params->count < SIM_MAX_PARAMS;
+	for (char *pair = strtok_r(text, "&", &save); pair && params->count < HTTP_MAX_PARAMS;
 		 pair = strtok_r(NULL, "&", &save))
 	{
 		char	   *eq = strchr(pair, '=');

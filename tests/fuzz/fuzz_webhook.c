@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync_webhook.h"
-#include "webhook_signature.h"
+#include "sync/sync_webhook.h"
+#include "common/webhook_signature.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,27 +10,17 @@ seconds=${FUZZ_SECONDS:-60}
 out=${FUZZ_OUT:-tmp_fuzz}
 mkdir -p "$out"
 
-daemon_pkgs="libmicrohttpd jansson libcurl libcrypto libsodium"
+# the daemons' libraries, built by clang with libFuzzer's coverage
+# instrumentation (daemon/Makefile, SANITIZE=fuzz); each target links them
+make -s -C daemon SANITIZE=fuzz libraries >/dev/null
+daemon_pkgs="libmicrohttpd jansson libcurl libcrypto libpq libsodium"
+daemon_libs="daemon/build-fuzz/libapi.a daemon/build-fuzz/libsync.a daemon/build-fuzz/libsim.a daemon/build-fuzz/libcommon.a"
 
 # what each target is built from
 sources_of() {
 	case $1 in
 		week_schedule) echo "-Iextension extension/week_schedule.c" ;;
-		sim_request)
-			echo "-Idaemon $(pkg-config --cflags $daemon_pkgs)" \
-				$(ls daemon/sim_*.c | grep -v -e sim_main.c -e sim_http.c) \
-				daemon/log.c daemon/iso_time.c daemon/token_bucket.c daemon/webhook_signature.c \
-				"$(pkg-config --libs $daemon_pkgs) -lpthread"
-			;;
-		webhook)
-			echo "-Idaemon $(pkg-config --cflags jansson libcrypto libsodium)" daemon/sync_webhook.c \
-				daemon/webhook_signature.c daemon/iso_time.c "$(pkg-config --libs jansson libcrypto libsodium)"
-			;;
-		ghl_response)
-			echo "-Idaemon $(pkg-config --cflags jansson libcurl)" daemon/ghl_client.c daemon/iso_time.c \
-				"$(pkg-config --libs jansson libcurl)"
-			;;
-		*) echo "no sources known for fuzz target $1" >&2; return 1 ;;
+		*) echo "-Idaemon $(pkg-config --cflags $daemon_pkgs) $daemon_libs $(pkg-config --libs $daemon_pkgs) -lpthread" ;;
 	esac
 }
 

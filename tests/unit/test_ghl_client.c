@@ -1,5 +1,5 @@
 /* Unit tests of the GHL answer's header values (daemon/ghl_client.c). */
-#include "ghl_client.h"
+#include "sync/ghl_client.h"
 #include "tap.h"
 
 static void

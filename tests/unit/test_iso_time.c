@@ -1,5 +1,5 @@
-/* Unit tests of ISO 8601 parsing and formatting (daemon/iso_time.c). */
-#include "iso_time.h"
+/* Unit tests of ISO 8601 parsing and formatting (daemon/common/iso_time.c). */
+#include "common/iso_time.h"
 #include "tap.h"
 
 static void
@@ -32,6 +32,9 @@ main(void)
 	tap_ok(!iso_time_parse("2026-03-10T14:00:00-05:00 ", &ms, NULL), "trailing text is refused");
 	tap_ok(!iso_time_parse("2026-03-10T14:00:00.Z", &ms, NULL), "an empty fraction is refused");
 	tap_ok(!iso_time_parse(NULL, &ms, NULL), "NULL is refused");
+	tap_ok(!iso_time_parse("2026-02-30T10:00:00-05:00", &ms, NULL), "a day that does not exist is refused");
+	tap_ok(!iso_time_parse("2026-03-10T24:30:00Z", &ms, NULL), "so is an hour past midnight");
+	parses("2028-02-29T10:00:00Z", 1835431200000LL, 0);
 
 	iso_time_format(1773169200000LL, -18000, buf, sizeof(buf));
 	tap_is_str(buf, "2026-03-10T14:00:00-05:00", "formats at an offset, as GHL writes times");

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "tap.h"
-#include "token_crypto.h"
+#include "sync/token_crypto.h"
 
 int
 main(void)

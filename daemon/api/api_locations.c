@@ -1,0 +1,201 @@
+/*
+ * api_locations.c — /api/locations/settings/, over api.location_settings,
+ * api.set_default_calendar, api.location_calendars and api.sync_calendars.
+ * Staff read their own locations; only admins write (the database says so:
+ * 403).  default_calendar_id is the GHL calendar id, as the Django service
+ * kept it; durations read as DRF writes them ("00:15:00", "1 00:00:00").
+ */
+#include <string.h>
+
+#include "api.h"
+
+static const Field location_fields[] = {
+	{"ghl_location_id", FIELD_TEXT, true, false, 100, NULL, "pg_catalog.text"},
+	{"name", FIELD_TEXT, true, false, 255, NULL, "pg_catalog.text"},
+	{"timezone", FIELD_TEXT, false, false, 64, NULL, "reflexo.time_zone"},
+	{"is_active", FIELD_BOOL, false, false, 0, NULL, "pg_catalog.bool"},
+	{"open_hours", FIELD_TEXT, false, false, 500, NULL, "reflexo.open_hours"},
+	{"min_duration", FIELD_DURATION, false, false, 0, NULL, "pg_catalog.interval"},
+	{"max_duration", FIELD_DURATION, false, false, 0, NULL, "pg_catalog.interval"},
+	{"strict_validation", FIELD_BOOL, false, false, 0, NULL, "pg_catalog.bool"},
+};
+
+#define NFIELDS ((int) (sizeof(location_fields) / sizeof(*location_fields)))
+
+#define DURATION(x) \
+	"CASE WHEN pg_catalog.date_part('day', " x ") > 0 THEN pg_catalog.date_part('day', " x ")::pg_catalog.text || ' ' ELSE '' END" \
+	" || pg_catalog.to_char(" x ", 'HH24:MI:SS')"
+
+/* A location (s, a row of api.location_settings), as the front end reads it. */
+const char *const api_location_json =
+	"pg_catalog.json_build_object('id', s.id, 'ghl_location_id', s.ghl_location_id, 'name', s.name,"
+	" 'timezone', s.timezone, 'is_active', s.is_active,"
+	" 'default_calendar_id', (SELECT dc.ghl_calendar_id FROM api.calendars dc WHERE dc.id = s.default_calendar_id),"
+	" 'open_hours', s.open_hours::pg_catalog.text,"
+	" 'min_duration', " DURATION("pg_catalog.justify_hours(s.min_duration)") ","
+	" 'max_duration', " DURATION("pg_catalog.justify_hours(s.max_duration)") ","
+	" 'strict_validation', s.strict_validation,"
+	" 'created_at', reflexo.ghl_time(s.created_at, s.timezone), 'updated_at', reflexo.ghl_time(s.updated_at, s.timezone))";
+
+/* GET /api/locations/settings/ */
+static bool
+plan_list(ApiRequest *request, ApiPlan *plan)
+{
+	if (!api_page(request, api_settings(), plan))
+		return false;
+	plan->params[0] = api_sql(request, "%d", plan->page_size);
+	plan->params[1] = api_sql(request, "%lld", (long long) (plan->page - 1) * plan->page_size);
+	plan->nparams = 2;
+	plan->read_only = true;
+	plan->operation = "list_locations";
+	plan->sql = api_sql(request,
+						"SELECT pg_catalog.json_build_object('count', (SELECT pg_catalog.count(*) FROM api.location_settings),"
+						" 'results', COALESCE((SELECT pg_catalog.json_agg(%s ORDER BY s.id) FROM"
+						"  (SELECT * FROM api.location_settings ORDER BY id LIMIT $1::pg_catalog.int8 OFFSET $2::pg_catalog.int8) s),"
+						" '[]'))", api_location_json);
+	return true;
+}
+
+static const char *
+one_location(ApiRequest *request, const char *rows)
+{
+	return api_sql(request, "%s SELECT %s FROM w s", rows, api_location_json);
+}
+
+/* POST /api/locations/settings/ (admins) */
+static bool
+plan_create(ApiRequest *request, ApiPlan *plan)
+{
+	json_t	   *values = api_validate(request, location_fields, NFIELDS, true);
+
+	if (values == NULL)
+		return false;
+	plan->params[0] = api_keep(request, json_dumps(values, JSON_COMPACT));
+	plan->nparams = 1;
+	plan->sql = one_location(request, api_sql(request, "WITH w AS (%s)",
+											  (char *) api_keep(request, api_insert_sql("api.location_settings",
+																				  location_fields, NFIELDS, values, 1))));
+	plan->status = 201;
+	plan->operation = "create_location";
+	json_decref(values);
+	return true;
+}
+
+/* GET /api/locations/settings/{id}/ */
+static bool
+plan_detail(ApiRequest *request, ApiPlan *plan)
+{
+	plan->params[0] = api_id_text(request);
+	plan->nparams = 1;
+	plan->read_only = true;
+	plan->operation = "get_location";
+	plan->sql = one_location(request, "WITH w AS (SELECT * FROM api.location_settings WHERE id = $1::pg_catalog.int8)");
+	return true;
+}
+
+/* PUT and PATCH /api/locations/settings/{id}/ (admins) */
+static bool
+plan_update(ApiRequest *request, ApiPlan *plan)
+{
+	json_t	   *values = api_validate(request, location_fields, NFIELDS, strcmp(request->http->method, "PUT") == 0);
+
+	if (values == NULL)
+		return false;
+	plan->params[0] = api_id_text(request);
+	plan->params[1] = api_keep(request, json_dumps(values, JSON_COMPACT));
+	plan->nparams = 2;
+	plan->sql = one_location(request, api_sql(request, "WITH w AS (%s)",
+											  (char *) api_keep(request, api_update_sql("api.location_settings",
+																				  location_fields, NFIELDS, values, 1, 2))));
+	plan->operation = "update_location";
+	json_decref(values);
+	return true;
+}
+
+/* DELETE /api/locations/settings/{id}/ (admins): 204; 409 while calendars or citas hold it */
+static bool
+plan_delete(ApiRequest *request, ApiPlan *plan)
+{
+	plan->params[0] = api_id_text(request);
+	plan->nparams = 1;
+	plan->status = 204;
+	plan->operation = "delete_location";
+	plan->sql = "WITH w AS (DELETE FROM api.location_settings s WHERE s.id = $1::pg_catalog.int8 RETURNING s.id)"
+		" SELECT pg_catalog.json_build_object('id', id) FROM w";
+	return true;
+}
+
+/* POST /api/locations/settings/{id}/set_default_calendar/ {"calendar_id": "cal_123"} (admins) */
+static bool
+plan_set_default_calendar(ApiRequest *request, ApiPlan *plan)
+{
+	static const Field fields[] = {{"calendar_id", FIELD_TEXT, true, false, 100, NULL, "pg_catalog.text"}};
+	json_t	   *values = api_validate(request, fields, 1, true);
+
+	if (values == NULL)
+		return false;
+	plan->params[0] = api_id_text(request);
+	plan->params[1] = api_sql(request, "%s", json_string_value(json_object_get(values, "calendar_id")));
+	plan->nparams = 2;
+	plan->operation = "set_default_calendar";
+	plan->sql = one_location(request, "WITH w AS (SELECT * FROM api.set_default_calendar($1::pg_catalog.int8, $2))");
+	json_decref(values);
+	return true;
+}
+
+/* GET /api/locations/settings/{id}/calendars/: {calendars, total, success}, as /api/ghl/calendars/ */
+static bool
+plan_calendars(ApiRequest *request, ApiPlan *plan)
+{
+	plan->params[0] = api_id_text(request);
+	plan->nparams = 1;
+	plan->read_only = true;
+	plan->operation = "location_calendars";
+	plan->sql = "SELECT pg_catalog.json_build_object('calendars', COALESCE(pg_catalog.json_agg("
+		"pg_catalog.json_build_object('id', c.ghl_calendar_id, 'name', c.name, 'description', c.description,"
+		" 'timezone', c.timezone, 'isActive', c.is_active, 'locationId', c.ghl_location_id, 'isDefault', c.is_default)"
+		" ORDER BY c.name, c.id) FILTER (WHERE c.id IS NOT NULL), '[]'),"
+		" 'total', pg_catalog.count(c.id), 'success', true)"
+		" FROM reflexo.api_visible_location($1::pg_catalog.int8) s"
+		" LEFT JOIN api.location_calendars($1::pg_catalog.int8) c ON true";
+	return true;
+}
+
+/* GET /api/locations/settings/active_locations/ */
+static bool
+plan_active(ApiRequest *request, ApiPlan *plan)
+{
+	plan->read_only = true;
+	plan->operation = "active_locations";
+	plan->sql = api_sql(request, "SELECT COALESCE(pg_catalog.json_agg(%s ORDER BY s.name, s.id), '[]')"
+						" FROM api.active_locations s", api_location_json);
+	return true;
+}
+
+/* POST /api/locations/settings/{id}/sync_calendars/: reflexo-sync fetches them from GHL now */
+static bool
+plan_sync_calendars(ApiRequest *request, ApiPlan *plan)
+{
+	if (json_object_size(request->body) > 0)
+		return api_validate(request, NULL, 0, false) != NULL;
+	plan->params[0] = api_id_text(request);
+	plan->nparams = 1;
+	plan->status = 202;
+	plan->operation = "sync_calendars";
+	plan->sql = "SELECT api.sync_calendars($1::pg_catalog.int8)";
+	return true;
+}
+
+const Endpoint api_locations_endpoints[] = {
+	{"/api/locations/settings/", "GET", ACCESS_USER, plan_list, api_render_page, NULL, false},
+	{"/api/locations/settings/", "POST", ACCESS_USER, plan_create, NULL, NULL, false},
+	{"/api/locations/settings/active_locations/", "GET", ACCESS_USER, plan_active, NULL, NULL, false},
+	{"/api/locations/settings/{id}/", "GET", ACCESS_USER, plan_detail, NULL, NULL, false},
+	{"/api/locations/settings/{id}/", "PUT", ACCESS_USER, plan_update, NULL, NULL, false},
+	{"/api/locations/settings/{id}/", "PATCH", ACCESS_USER, plan_update, NULL, NULL, false},
+	{"/api/locations/settings/{id}/", "DELETE", ACCESS_USER, plan_delete, NULL, NULL, false},
+	{"/api/locations/settings/{id}/set_default_calendar/", "POST", ACCESS_USER, plan_set_default_calendar, NULL, NULL, false},
+	{"/api/locations/settings/{id}/calendars/", "GET", ACCESS_USER, plan_calendars, NULL, NULL, false},
+	{"/api/locations/settings/{id}/sync_calendars/", "POST", ACCESS_USER, plan_sync_calendars, NULL, NULL, false},
+};
+const int	api_locations_count = sizeof(api_locations_endpoints) / sizeof(*api_locations_endpoints);

@@ -1,0 +1,183 @@
+/*
+ * api_transaction.c — a request runs as PostgREST runs one: one
+ * transaction holding the request's settings (messages' language,
+ * statement timeout, read-only for reads, the verified claims in
+ * request.jwt.claims, then the role from the token), the token check
+ * (reflexo.api_pre_request), and the one statement, its values always
+ * parameters.  libpq's pipeline mode sends them all in one round trip;
+ * the statements before a Sync form one implicit transaction, so an error
+ * anywhere undoes everything and leaves the connection clean.
+ *
+ * A serialization failure or deadlock (40001, 40P01) means a concurrent
+ * booking won a race the guard reports that way: the whole request is run
+ * again, a few times, before it is answered 503.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "common/alloc.h"
+
+#define ATTEMPTS 3
+
+static const char prelude[] =
+	"SELECT pg_catalog.set_config('statement_timeout', $1, true),"
+	" pg_catalog.set_config('TimeZone', 'UTC', true),"
+	" pg_catalog.set_config('transaction_read_only', $2, true),"
+	" pg_catalog.set_config('request.jwt.claims', $3, true),"
+	" pg_catalog.set_config('role', $4, true)";
+/* as the request's role, after the prelude */
+static const char pre_request[] = "SELECT reflexo.api_set_language($1), reflexo.api_pre_request()";
+static const char response_status[] = "SELECT pg_catalog.current_setting('response.status', true)";
+
+static void
+fail_from(ApiResult *result, PGresult *pg)
+{
+	result->ok = false;
+	result->sqlstate = PQresultErrorField(pg, PG_DIAG_SQLSTATE);
+	result->message = PQresultErrorField(pg, PG_DIAG_MESSAGE_PRIMARY);
+	result->detail = PQresultErrorField(pg, PG_DIAG_MESSAGE_DETAIL);
+	result->hint = PQresultErrorField(pg, PG_DIAG_MESSAGE_HINT);
+	result->constraint = PQresultErrorField(pg, PG_DIAG_CONSTRAINT_NAME);
+}
+
+/* Sends the pipeline; false if the connection refused it. */
+static bool
+send_pipeline(PGconn *conn, const ApiSettings *settings, const ApiRequest *request, const ApiPlan *plan)
+{
+	char		timeout[16];
+	const char *values[4];
+	const char *language = request->language == LANGUAGE_EN ? "en" : "es";
+
+	snprintf(timeout, sizeof(timeout), "%d", settings->statement_timeout_ms);
+	values[0] = timeout;
+	values[1] = plan->read_only ? "on" : "off";
+	values[2] = request->claims ? request->claims : "{\"role\": \"reflexo_anon\"}";
+	values[3] = request->role;
+	return PQsendQueryParams(conn, prelude, 4, NULL, values, NULL, NULL, 0) &&
+		PQsendQueryParams(conn, pre_request, 1, NULL, &language, NULL, NULL, 0) &&
+		PQsendQueryParams(conn, plan->sql, plan->nparams, NULL, plan->params, NULL, NULL, 0) &&
+		PQsendQueryParams(conn, response_status, 0, NULL, NULL, NULL, NULL, 0) &&
+		PQpipelineSync(conn);
+}
+
+/*
+ * Reads every result up to the Sync.  The main statement is the third;
+ * the first error decides.
+ */
+static void
+read_pipeline(PGconn *conn, ApiResult *result, PGresult **kept)
+{
+	int			main_index = 2;
+	int			index = 0;
+
+	result->ok = true;
+	for (;;)
+	{
+		PGresult   *pg = PQgetResult(conn);
+
+		if (pg == NULL)
+		{
+			if (PQstatus(conn) != CONNECTION_OK)
+				return;
+			index++;			/* the end of one statement's results */
+			continue;
+		}
+		switch (PQresultStatus(pg))
+		{
+			case PGRES_PIPELINE_SYNC:
+				PQclear(pg);
+				return;
+			case PGRES_TUPLES_OK:
+			case PGRES_COMMAND_OK:
+				if (index == main_index)
+				{
+					result->found = PQntuples(pg) > 0 && PQnfields(pg) > 0;
+					result->json = result->found && !PQgetisnull(pg, 0, 0) ? PQgetvalue(pg, 0, 0) : NULL;
+					kept[0] = pg;
+					continue;
+				}
+				if (index == main_index + 1 && PQntuples(pg) > 0 && !PQgetisnull(pg, 0, 0) && *PQgetvalue(pg, 0, 0))
+				{
+					result->response_status = PQgetvalue(pg, 0, 0);
+					kept[1] = pg;
+					continue;
+				}
+				break;
+			case PGRES_FATAL_ERROR:
+				if (result->ok)
+				{
+					fail_from(result, pg);
+					kept[2] = pg;
+					continue;
+				}
+				break;
+			default:			/* PGRES_PIPELINE_ABORTED after an error */
+				break;
+		}
+		PQclear(pg);
+		if (PQstatus(conn) != CONNECTION_OK)
+			return;
+	}
+}
+
+void
+api_run(ApiServer *server, ApiRequest *request, const ApiPlan *plan, ApiResult *result)
+{
+	const ApiSettings *settings = api_settings();
+
+	for (int attempt = 1; attempt <= ATTEMPTS; attempt++)
+	{
+		Db		   *db = db_pool_take(api_server_pool(server), 2000);
+		PGresult   *kept[3] = {NULL, NULL, NULL};
+
+		api_result_free(result);
+		memset(result, 0, sizeof(*result));
+		if (db == NULL || !db_ready(db))
+		{
+			result->unavailable = true;
+			if (db)
+				db_pool_give(api_server_pool(server), db);
+			return;
+		}
+		if (PQpipelineStatus(db->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(db->conn))
+			db_close(db);
+		else if (send_pipeline(db->conn, settings, request, plan))
+			read_pipeline(db->conn, result, kept);
+		if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		{
+			/* the server went away (a restart, a failover): nothing was committed */
+			for (int i = 0; i < 3; i++)
+				PQclear(kept[i]);
+			memset(result, 0, sizeof(*result));
+			result->unavailable = true;
+			db_close(db);
+			db_pool_give(api_server_pool(server), db);
+			return;
+		}
+		db_pool_give(api_server_pool(server), db);
+		result->pg = xcalloc(3, sizeof(PGresult *));
+		memcpy(result->pg, kept, sizeof(kept));
+		if (result->ok || result->sqlstate == NULL ||
+			(strcmp(result->sqlstate, "40001") != 0 && strcmp(result->sqlstate, "40P01") != 0) || attempt == ATTEMPTS)
+			return;
+		usleep((useconds_t) (random() % 20000 * attempt));	/* let the winner commit */
+	}
+}
+
+void
+api_result_free(ApiResult *result)
+{
+	PGresult  **kept = result->pg;
+
+	if (kept)
+	{
+		for (int i = 0; i < 3; i++)
+			PQclear(kept[i]);
+		free(kept);
+	}
+	memset(result, 0, sizeof(*result));
+}

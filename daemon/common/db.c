@@ -1,0 +1,223 @@
+/*
+ * sync_db.c — connections that come back.  A failed query on a broken
+ * connection closes it; db_ready() reconnects after a backoff (0.5 s
+ * doubling to 30 s, +/-25% jitter) so several daemons do not stampede a
+ * restarting server.
+ */
+#include "common/db.h"
+#include "common/alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/iso_time.h"
+#include "common/log.h"
+
+static const char *program = "reflexo";
+
+void
+db_set_program(const char *name)
+{
+	program = name;
+}
+
+void
+db_init(Db *db, const char *conninfo, const char *role)
+{
+	memset(db, 0, sizeof(*db));
+	db->conninfo = xstrdup(conninfo);
+	db->role = role;
+}
+
+void
+db_close(Db *db)
+{
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->prepared = 0;
+}
+
+static double
+jitter(void)
+{
+	return 0.75 + (double) (random() % 1000) / 2000.0;
+}
+
+static void
+lost(Db *db, const char *why)
+{
+	log_warn("DATABASE", "database connection lost",
+			 json_pack("{s:s, s:s}", "connection", db->role, "error", why ? why : ""));
+	db_close(db);
+	db->backoff_ms = db->backoff_ms ? (db->backoff_ms * 2 > 30000 ? 30000 : db->backoff_ms * 2) : 500;
+	db->retry_at_ms = monotonic_ms() + (int64_t) (db->backoff_ms * jitter());
+}
+
+bool
+db_ready(Db *db)
+{
+	char		application_name[64];
+	const char *keys[] = {"application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", "connect_timeout", "options", "dbname", NULL};
+	const char *values[9];
+
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+		return true;
+	if (db->conn)
+		lost(db, PQerrorMessage(db->conn));
+	if (monotonic_ms() < db->retry_at_ms)
+		return false;
+
+	snprintf(application_name, sizeof(application_name), "%s %s", program, db->role);
+	values[0] = application_name;
+	values[1] = "1";
+	values[2] = "30";
+	values[3] = "10";
+	values[4] = "3";
+	values[5] = "10";
+	values[6] = "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000";
+	values[7] = db->conninfo;
+	values[8] = NULL;
+	db->conn = PQconnectdbParams(keys, values, 1);
+	if (PQstatus(db->conn) != CONNECTION_OK)
+	{
+		char	   *error = xstrdup(PQerrorMessage(db->conn));
+
+		/* the first line is enough, and holds no password */
+		error[strcspn(error, "\n")] = '\0';
+		log_warn("DATABASE", "cannot connect to the database",
+				 json_pack("{s:s, s:s}", "connection", db->role, "error", error));
+		free(error);
+		db_close(db);
+		db->backoff_ms = db->backoff_ms ? (db->backoff_ms * 2 > 30000 ? 30000 : db->backoff_ms * 2) : 500;
+		db->retry_at_ms = monotonic_ms() + (int64_t) (db->backoff_ms * jitter());
+		return false;
+	}
+	db->backoff_ms = 0;
+	db->fresh = true;
+	log_info("DATABASE", "connected", json_pack("{s:s}", "connection", db->role));
+	return true;
+}
+
+/* Logs a failed result; closes the connection if it broke.  Always false. */
+bool
+db_fail(Db *db, PGresult *result, const char *what)
+{
+	const char *state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+	const char *message = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		lost(db, db->conn ? PQerrorMessage(db->conn) : "no connection");
+	else
+		log_error("DATABASE", "query failed",
+				  json_pack("{s:s, s:s, s:s, s:s}", "connection", db->role, "query", what,
+							"sqlstate", state ? state : "", "error", message ? message : PQerrorMessage(db->conn)));
+	PQclear(result);
+	return false;
+}
+
+PGresult *
+db_query(Db *db, const char *sql, int nparams, const char *const *values)
+{
+	PGresult   *result;
+
+	if (!db_ready(db))
+		return NULL;
+	result = PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(result) != PGRES_TUPLES_OK && PQresultStatus(result) != PGRES_COMMAND_OK)
+	{
+		db_fail(db, result, sql);
+		return NULL;
+	}
+	return result;
+}
+
+PGresult *
+db_exec(Db *db, const char *sql, int nparams, const char *const *values)
+{
+	PGresult   *result;
+
+	if (!db_ready(db))
+		return NULL;
+	result = PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0);
+	if (PQstatus(db->conn) != CONNECTION_OK)
+	{
+		lost(db, PQerrorMessage(db->conn));
+		PQclear(result);
+		return NULL;
+	}
+	return result;
+}
+
+PGresult *
+db_exec_prepared(Db *db, unsigned id, const char *sql, int nparams, const char *const *values)
+{
+	char		name[16];
+	PGresult   *result;
+
+	if (!db_ready(db))
+		return NULL;
+	snprintf(name, sizeof(name), "reflexo_%u", id);
+	if (!(db->prepared & (1u << id)))
+	{
+		result = PQprepare(db->conn, name, sql, nparams, NULL);
+		if (PQresultStatus(result) != PGRES_COMMAND_OK)
+		{
+			if (PQstatus(db->conn) != CONNECTION_OK)
+			{
+				lost(db, PQerrorMessage(db->conn));
+				PQclear(result);
+				return NULL;
+			}
+			return result;		/* the caller reads the error */
+		}
+		PQclear(result);
+		db->prepared |= 1u << id;
+	}
+	result = PQexecPrepared(db->conn, name, nparams, values, NULL, NULL, 0);
+	if (PQstatus(db->conn) != CONNECTION_OK)
+	{
+		lost(db, PQerrorMessage(db->conn));
+		PQclear(result);
+		return NULL;
+	}
+	return result;
+}
+
+bool
+db_command(Db *db, const char *sql, int nparams, const char *const *values)
+{
+	PGresult   *result = db_query(db, sql, nparams, values);
+
+	PQclear(result);
+	return result != NULL;
+}
+
+int
+db_socket(Db *db)
+{
+	return db->conn ? PQsocket(db->conn) : -1;
+}
+
+/* Hands each NOTIFY received to the handler; false if the connection broke. */
+bool
+db_notifications(Db *db, NotifyHandler handler, void *context)
+{
+	PGnotify   *notify;
+
+	if (db->conn == NULL)
+		return false;
+	if (!PQconsumeInput(db->conn))
+	{
+		lost(db, PQerrorMessage(db->conn));
+		return false;
+	}
+	while ((notify = PQnotifies(db->conn)) != NULL)
+	{
+		handler(context, notify->relname, notify->extra);
+		PQfreemem(notify);
+	}
+	return true;
+}

@@ -1,0 +1,53 @@
+/*
+ * db.h — database connections of the daemons (libpq): connect with
+ * keepalives, reconnect with backoff and jitter, and notice lost connections.
+ */
+#ifndef REFLEXO_DB_H
+#define REFLEXO_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Db
+{
+	PGconn	   *conn;
+	char	   *conninfo;
+	const char *role;			/* "listen", "worker", "http": for logs and application_name */
+	int64_t		retry_at_ms;
+	int			backoff_ms;
+	bool		fresh;			/* connected since the owner last looked */
+	unsigned	prepared;		/* bit i: statement i of db_exec_prepared is prepared here */
+} Db;
+
+/* The program's name, first in every connection's application_name. */
+extern void db_set_program(const char *name);
+extern void db_init(Db *db, const char *conninfo, const char *role);
+extern void db_close(Db *db);
+extern bool db_ready(Db *db);
+extern PGresult *db_query(Db *db, const char *sql, int nparams, const char *const *values);
+extern bool db_command(Db *db, const char *sql, int nparams, const char *const *values);
+
+/*
+ * Runs a statement and returns its result even when it failed, for a caller
+ * that answers by SQLSTATE; NULL when there is no connection (then, or if
+ * the connection broke, it is closed for a later reconnect).
+ */
+extern PGresult *db_exec(Db *db, const char *sql, int nparams, const char *const *values);
+
+/* db_exec of a statement prepared once per connection; id (0-31) names it. */
+extern PGresult *db_exec_prepared(Db *db, unsigned id, const char *sql, int nparams, const char *const *values);
+extern int	db_socket(Db *db);
+typedef void (*NotifyHandler) (void *context, const char *channel, const char *payload);
+extern bool db_notifications(Db *db, NotifyHandler handler, void *context);
+extern bool db_fail(Db *db, PGresult *result, const char *what);
+
+/* A fixed set of connections shared by threads: take one, use it, give it back. */
+typedef struct DbPool DbPool;
+
+extern DbPool *db_pool_new(const char *conninfo, int size, const char *role);
+extern Db  *db_pool_take(DbPool *pool, int wait_ms);
+extern void db_pool_give(DbPool *pool, Db *db);
+extern void db_pool_free(DbPool *pool);
+
+#endif							/* REFLEXO_DB_H */

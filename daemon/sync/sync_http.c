@@ -1,0 +1,121 @@
+/*
+ * sync_http.c — routing: each path has one handler and the methods it
+ * takes; anything else is a JSON 404 or 405.  The seed's Django paths are
+ * kept beside the new ones.
+ */
+#include "sync_http.h"
+#include "common/alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/iso_time.h"
+#include "common/log.h"
+#include "common/webhook_signature.h"
+
+typedef void (*Endpoint) (SyncHttp *http, const HttpRequest *request, HttpReply *reply);
+
+static const struct
+{
+	const char *path;
+	const char *method;			/* GET also answers HEAD */
+	Endpoint	endpoint;
+}			routes[] = {
+	{"/webhooks/ghl", "POST", webhook_endpoint},
+	{"/api/webhooks/ghl/", "POST", webhook_endpoint},
+	{"/api/webhooks/ghl", "POST", webhook_endpoint},
+	{"/oauth/callback", "GET", oauth_callback},
+	{"/api/ghl/oauth/callback/", "GET", oauth_callback},
+	{"/healthz", "GET", status_healthz},
+	{"/readyz", "GET", status_readyz},
+	{"/metrics", "GET", status_metrics},
+	{"/metrics.json", "GET", status_metrics_json},
+	{"/api/ghl/metrics/", "GET", status_metrics_json},
+	{"/status.json", "GET", status_json},
+	{"/", "GET", status_page},
+};
+
+static void
+route(void *context, const HttpRequest *request, HttpReply *reply)
+{
+	SyncHttp   *http = context;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(*routes); i++)
+	{
+		if (strcmp(request->path, routes[i].path) != 0)
+			continue;
+		if (strcmp(request->method, routes[i].method) == 0 ||
+			(strcmp(request->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
+		{
+			routes[i].endpoint(http, request, reply);
+			return;
+		}
+		http_reply_error(reply, 405, strcmp(routes[i].method, "POST") == 0 ? "use POST" : "use GET");
+		reply->allow = routes[i].method;
+		return;
+	}
+	http_reply_error(reply, 404, "no such endpoint");
+}
+
+static EVP_PKEY *
+load_key(const char *path, const char *fallback_pem, char *error, size_t error_size)
+{
+	EVP_PKEY   *key = *path ? key_from_file(path, false) : key_from_pem(fallback_pem, false);
+
+	if (key == NULL)
+		snprintf(error, error_size, "cannot read the public key %s", *path ? path : "(GHL's published key)");
+	return key;
+}
+
+SyncHttp *
+sync_http_start(Config *config, char *error, size_t error_size)
+{
+	SyncHttp   *http = xcalloc(1, sizeof(*http));
+	HttpLimits	limits = {
+		.max_body = 1024 * 1024,	/* GHL's appointment webhooks are a few kB */
+		.connections = 1024,
+		.connections_per_ip = 64,	/* one address cannot take every connection */
+		.timeout_seconds = 10,		/* a silent client is cut off, not waited for */
+		.deadline_seconds = 15,		/* and so is one trickling its request in */
+		.connection_memory = 32 * 1024	/* request line and headers */
+	};
+
+	http->config = config;
+	http->started_ms = monotonic_ms();
+	http->keys.ed25519 = load_key(config->webhook_public_key, ghl_ed25519_public_key_pem, error, error_size);
+	http->keys.rsa = http->keys.ed25519 ?
+		load_key(config->webhook_rsa_public_key, ghl_rsa_public_key_pem, error, error_size) : NULL;
+	http->keys.secret = config->ghl_webhook_secret;
+	http->keys.max_age_seconds = config->webhook_max_age_seconds;
+	if (http->keys.rsa && (!key_is_kind(http->keys.ed25519, SIGNATURE_ED25519) ||
+						   !key_is_kind(http->keys.rsa, SIGNATURE_RSA_SHA256)))
+		snprintf(error, error_size, "GHL_WEBHOOK_PUBLIC_KEY must be an Ed25519 key and "
+				 "GHL_WEBHOOK_RSA_PUBLIC_KEY an RSA key");
+	else if (http->keys.rsa)
+	{
+		http->pool = db_pool_new(config->database_url, config->http_db_connections, "http");
+		http->server = http_server_start(config->http_addr, &limits, route, http, error, error_size);
+	}
+	if (http->server == NULL)
+	{
+		sync_http_stop(http);
+		return NULL;
+	}
+	log_info("HTTP", "listening", json_pack("{s:s, s:i}", "address", config->http_addr, "database_connections",
+											config->http_db_connections));
+	return http;
+}
+
+void
+sync_http_stop(SyncHttp *http)
+{
+	if (http == NULL)
+		return;
+	http_server_stop(http->server);
+	db_pool_free(http->pool);
+	EVP_PKEY_free(http->keys.ed25519);
+	EVP_PKEY_free(http->keys.rsa);
+	config_free(http->config);
+	free(http);
+}

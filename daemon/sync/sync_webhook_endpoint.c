@@ -1,0 +1,123 @@
+/*
+ * sync_webhook_endpoint.c — POST /webhooks/ghl: check the request
+ * (sync_webhook.c), apply it with reflexo.apply_ghl_webhook, and answer 2xx
+ * only once that has committed.
+ *
+ *   200  applied, duplicate (seen before), stale (older than what is here)
+ *        or ignored (kept for later, or not an appointment event)
+ *   400  not JSON, or a webhook the database finds malformed (its message)
+ *   401  unsigned, a signature that does not verify, or outside the window
+ *   413  too big (http_server.c)
+ *   429  the database cannot take it now: GHL retries a 429 (Retry-After)
+ *
+ * A refused request writes nothing.  Logs carry the event, its webhookId
+ * and the outcome, never the signature or the body.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/iso_time.h"
+#include "common/log.h"
+#include "sync_http.h"
+#include "sync_stats.h"
+
+#define STATEMENT_APPLY_WEBHOOK 0
+
+static void
+log_webhook(const char *event, const char *webhook_id, const char *appointment, const char *calendar,
+			const char *result, const char *via, int status, double ms, const char *reason)
+{
+	bool		success = status == 200;
+	char		operation[64];
+
+	if (!log_enabled(success ? LOG_INFO : LOG_WARN))
+		return;
+	snprintf(operation, sizeof(operation), "webhook_%s", event ? event : "unknown");
+	log_json(success ? LOG_INFO : LOG_WARN, "WEBHOOK_EVENT", NULL,
+			 json_pack("{s:s, s:b, s:f, s:s?, s:s?, s:{s:s?, s:s?, s:s?, s:i, s:s?}}",
+					   "operation", operation, "success", success, "duration_ms", ms,
+					   "appointment_id", appointment, "calendar_id", calendar, "details",
+					   "webhook_id", webhook_id, "result", result, "verified_by", via, "status", status,
+					   "reason", reason));
+}
+
+static const char *
+appointment_field(json_t *body, const char *field)
+{
+	json_t	   *appointment = json_object_get(body, "appointment");
+
+	if (appointment == NULL)
+		appointment = json_object_get(body, "data");
+	return json_string_value(json_object_get(appointment, field));
+}
+
+void
+webhook_endpoint(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
+{
+	int64_t		started = monotonic_ms();
+	WebhookHeaders headers = {
+		.ghl_signature = http_header(request, "x-ghl-signature"),
+		.wh_signature = http_header(request, "x-wh-signature"),
+		.secret = http_header(request, "x-webhook-secret")
+	};
+	WebhookVerdict verdict;
+	const char *event,
+			   *webhook_id;
+	const char *params[1] = {request->body};
+	Db		   *db;
+	PGresult   *r;
+	double		ms;
+
+	webhook_check(&http->keys, &headers, request->body, request->len, now_ms(), &verdict);
+	if (verdict.status != 0)
+	{
+		stats_webhook("rejected", (double) (monotonic_ms() - started));
+		log_webhook(NULL, NULL, NULL, NULL, "rejected", verdict.via, verdict.status,
+					(double) (monotonic_ms() - started), verdict.reason);
+		http_reply_error(reply, verdict.status, verdict.reason);
+		return;
+	}
+	event = json_string_value(json_object_get(verdict.body, "type"));
+	webhook_id = json_string_value(json_object_get(verdict.body, "webhookId"));
+
+	db = db_pool_take(http->pool, HTTP_DB_WAIT_MS);
+	r = db ? db_exec_prepared(db, STATEMENT_APPLY_WEBHOOK, "SELECT reflexo.apply_ghl_webhook($1::jsonb)", 1, params)
+		: NULL;
+	ms = (double) (monotonic_ms() - started);
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
+	{
+		const char *result = PQgetvalue(r, 0, 0);
+
+		stats_webhook(result, ms);
+		log_webhook(event, webhook_id, appointment_field(verdict.body, "id"),
+					appointment_field(verdict.body, "calendarId"), result, verdict.via, 200, ms, NULL);
+		http_reply_json(reply, 200, json_pack("{s:s, s:s?}", "result", result, "webhookId", webhook_id));
+	}
+	else if (r && strncmp(PQresultErrorField(r, PG_DIAG_SQLSTATE) ?: "", "22", 2) == 0)
+	{
+		/*
+		 * A data exception (class 22): GHL's, but not a webhook we can read,
+		 * and sending it again will not change that; say what is wrong.
+		 * Nothing was applied.
+		 */
+		const char *message = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+		stats_webhook("rejected", ms);
+		log_webhook(event, webhook_id, NULL, NULL, "malformed", verdict.via, 400, ms, message);
+		http_reply_json(reply, 400, json_pack("{s:s, s:i, s:s?}", "error", message ? message : "malformed webhook",
+											  "status", 400, "hint", PQresultErrorField(r, PG_DIAG_MESSAGE_HINT)));
+	}
+	else
+	{
+		stats_webhook("error", ms);
+		log_webhook(event, webhook_id, NULL, NULL, "error", verdict.via, 429, ms,
+					db ? (r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : "database unavailable")
+					: "no database connection free");
+		http_reply_error(reply, 429, "the database cannot take the webhook now; retry later");
+		reply->retry_after = 60;
+	}
+	PQclear(r);
+	if (db)
+		db_pool_give(http->pool, db);
+	json_decref(verdict.body);
+}
