@@ -135,6 +135,13 @@ _PG_init(void)
 							900, 1, 7 * 24 * 3600,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 
+	DefineCustomStringVariable("reflexo.spanish_locale",
+							   gettext_noop("Locale of the API's Spanish messages (reflexo.api_set_language)."),
+							   NULL,
+							   &reflexo_spanish_locale,
+							   "es_PE.UTF-8",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("reflexo");
 
 	if (process_shared_preload_libraries_in_progress)

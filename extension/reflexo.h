@@ -35,5 +35,6 @@ typedef enum ChangeOrigin
 
 extern int	reflexo_strict_validation;
 extern int	reflexo_change_origin;
+extern char *reflexo_spanish_locale;
 
 #endif							/* REFLEXO_H */

@@ -417,3 +417,130 @@ SELECT pg_catalog.pg_extension_config_dump('reflexo.ghl_tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('reflexo.users', '');
 SELECT pg_catalog.pg_extension_config_dump('reflexo.users_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reflexo.jwt_keys', '');
+
+-- ---------------------------------------------------------------- API requests
+-- reflexo-api runs every request as PostgREST would (see sql/parts/92_api_requests.sql);
+-- citas_write raises its errors translated.
+CREATE FUNCTION reflexo.api_set_language(language pg_catalog.text) RETURNS pg_catalog.text
+  LANGUAGE c VOLATILE STRICT
+  AS 'MODULE_PATHNAME', 'reflexo_api_set_language';
+COMMENT ON FUNCTION reflexo.api_set_language(pg_catalog.text) IS
+  'Messages of the rest of the transaction in English (''en'') or Spanish (anything else; the locale in '
+  'reflexo.spanish_locale, English if the server lacks it). Returns the lc_messages now in effect.';
+
+CREATE FUNCTION reflexo.translate(message pg_catalog.text) RETURNS pg_catalog.text
+  LANGUAGE c STABLE STRICT PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'reflexo_translate';
+COMMENT ON FUNCTION reflexo.translate(pg_catalog.text) IS
+  'A message of the extension''s catalogue in the current lc_messages: how PL/pgSQL raises translated errors.';
+
+CREATE FUNCTION reflexo.translatable_messages() RETURNS SETOF pg_catalog.text
+  LANGUAGE c IMMUTABLE PARALLEL SAFE
+  AS 'MODULE_PATHNAME', 'reflexo_translatable_messages';
+COMMENT ON FUNCTION reflexo.translatable_messages() IS
+  'The messages SQL may pass to reflexo.translate (they are in the catalogue).';
+
+-- An access token names its user, its role, its locations and the user's
+-- token_version at login.  Deactivating a user, or changing their password,
+-- role or locations, bumps token_version: the token stops working at the
+-- next request instead of at its expiry.
+CREATE FUNCTION reflexo.api_pre_request() RETURNS void
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    claims pg_catalog.jsonb := reflexo.api_claims();
+    holds pg_catalog.bool;
+  BEGIN
+    IF claims ->> 'role' IS DISTINCT FROM 'reflexo_staff' AND claims ->> 'role' IS DISTINCT FROM 'reflexo_admin' THEN
+      RETURN;
+    END IF;
+    SELECT u.is_active AND u.token_version = (claims ->> 'ver')::pg_catalog.int4
+           AND 'reflexo_' || u.role = claims ->> 'role'
+           AND u.location_ids = ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
+                                        COALESCE(claims -> 'location_ids', '[]')))::pg_catalog.int8[]
+      INTO holds
+      FROM reflexo.users u
+     WHERE u.id = (claims ->> 'uid')::pg_catalog.int8;
+    IF holds IS NOT TRUE OR claims ->> 'typ' IS DISTINCT FROM 'access' THEN
+      RAISE EXCEPTION USING ERRCODE = 'PT401',
+        MESSAGE = reflexo.translate('the token was revoked'),
+        DETAIL = reflexo.translate('The user was deactivated, or their password, role or locations changed since the token was issued.'),
+        HINT = reflexo.translate('Log in again.');
+    END IF;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.api_pre_request() IS
+  'Run after the role and claims are set (PostgREST: db-pre-request): refuses (PT401) an access token whose user '
+  'was deactivated or changed since it was issued.';
+REVOKE ALL ON FUNCTION reflexo.api_pre_request() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reflexo.api_pre_request() TO reflexo_anon, reflexo_staff, reflexo_admin;
+-- a request calls both as its own role, logins (reflexo_anon) included
+GRANT USAGE ON SCHEMA reflexo TO reflexo_anon;
+
+CREATE OR REPLACE FUNCTION api.citas_write() RETURNS trigger
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    cal reflexo.calendars;
+    location_id pg_catalog.int8 := NEW.location_id;
+    written pg_catalog.int8;
+  BEGIN
+    IF TG_OP = 'UPDATE' AND (NEW.id IS DISTINCT FROM OLD.id OR NEW.location_id IS DISTINCT FROM OLD.location_id
+                             OR NEW.ghl_appointment_id IS DISTINCT FROM OLD.ghl_appointment_id) THEN
+      RAISE EXCEPTION USING ERRCODE = '428C9',
+        MESSAGE = reflexo.translate('id, location_id and ghl_appointment_id of a cita cannot change'),
+        HINT = reflexo.translate('Book a new cita in the other location and cancel this one.');
+    END IF;
+    IF NEW.ghl_calendar_id IS NOT NULL THEN
+      SELECT * INTO cal FROM reflexo.calendars WHERE ghl_calendar_id = NEW.ghl_calendar_id;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23503',
+          MESSAGE = format(reflexo.translate('calendar %s does not exist or is not available'), NEW.ghl_calendar_id),
+          DETAIL = format(reflexo.translate('No calendar of your locations has ghl_calendar_id %s.'), NEW.ghl_calendar_id),
+          HINT = reflexo.translate('GET /api/ghl/calendars/ lists the calendars you can book.');
+      END IF;
+      location_id := cal.location_id;
+    ELSIF location_id IS NOT NULL THEN
+      IF NOT EXISTS (SELECT FROM reflexo.locations l WHERE l.id = location_id) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+          MESSAGE = format(reflexo.translate('location %s is not one of yours'), location_id),
+          HINT = reflexo.translate('GET /api/locations/settings/ lists the locations you work in.');
+      END IF;
+    ELSIF TG_OP = 'INSERT' THEN
+      -- no calendar: the location's default calendar, if the location is clear
+      SELECT l.id INTO location_id FROM reflexo.locations l
+       WHERE l.ghl_location_id = NEW.ghl_location_id
+          OR (NEW.ghl_location_id IS NULL AND pg_catalog.cardinality(reflexo.api_location_ids()) = 1
+              AND l.id = (reflexo.api_location_ids())[1]);
+      IF location_id IS NULL AND NEW.ghl_location_id IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+          MESSAGE = format(reflexo.translate('location %s is not one of yours'), NEW.ghl_location_id),
+          HINT = reflexo.translate('GET /api/locations/settings/ lists the locations you work in.');
+      ELSIF location_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '23502',
+          MESSAGE = reflexo.translate('cita needs a calendar'),
+          DETAIL = reflexo.translate('Neither ghl_calendar_id nor a location with a default calendar was given.'),
+          HINT = reflexo.translate('Give ghl_calendar_id, or ghl_location_id of a location with a default calendar.');
+      END IF;
+    END IF;
+
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO reflexo.appointments (location_id, calendar_id, title, contact_id, assigned_user_id, notes,
+                                        status, starts_at, ends_at)
+      VALUES (location_id, cal.id, COALESCE(NEW.title, ''), NEW.contact_id, NEW.assigned_user_id, NEW.notes,
+              COALESCE(NEW.status, 'scheduled'), NEW.start_time, NEW.end_time)
+      RETURNING id INTO written;
+    ELSE
+      UPDATE reflexo.appointments a
+         SET calendar_id = COALESCE(cal.id, a.calendar_id), title = COALESCE(NEW.title, ''),
+             contact_id = NEW.contact_id, assigned_user_id = NEW.assigned_user_id, notes = NEW.notes,
+             status = NEW.status, starts_at = NEW.start_time, ends_at = NEW.end_time
+       WHERE a.id = OLD.id
+      RETURNING a.id INTO written;
+    END IF;
+    SELECT * INTO NEW FROM api.citas WHERE id = written;
+    RETURN NEW;
+  END
+  $$;
+ALTER FUNCTION api.citas_write() OWNER TO reflexo_api;
+

@@ -38,21 +38,24 @@ CREATE FUNCTION api.citas_write() RETURNS trigger
   BEGIN
     IF TG_OP = 'UPDATE' AND (NEW.id IS DISTINCT FROM OLD.id OR NEW.location_id IS DISTINCT FROM OLD.location_id
                              OR NEW.ghl_appointment_id IS DISTINCT FROM OLD.ghl_appointment_id) THEN
-      RAISE EXCEPTION 'id, location_id and ghl_appointment_id of a cita cannot change' USING ERRCODE = '428C9',
-        HINT = 'Book a new cita in the other location and cancel this one.';
+      RAISE EXCEPTION USING ERRCODE = '428C9',
+        MESSAGE = reflexo.translate('id, location_id and ghl_appointment_id of a cita cannot change'),
+        HINT = reflexo.translate('Book a new cita in the other location and cancel this one.');
     END IF;
     IF NEW.ghl_calendar_id IS NOT NULL THEN
       SELECT * INTO cal FROM reflexo.calendars WHERE ghl_calendar_id = NEW.ghl_calendar_id;
       IF NOT FOUND THEN
-        RAISE EXCEPTION 'calendar % does not exist or is not available', NEW.ghl_calendar_id USING ERRCODE = '23503',
-          DETAIL = 'No calendar of your locations has ghl_calendar_id ' || NEW.ghl_calendar_id || '.',
-          HINT = 'GET /calendars lists the calendars you can book.';
+        RAISE EXCEPTION USING ERRCODE = '23503',
+          MESSAGE = format(reflexo.translate('calendar %s does not exist or is not available'), NEW.ghl_calendar_id),
+          DETAIL = format(reflexo.translate('No calendar of your locations has ghl_calendar_id %s.'), NEW.ghl_calendar_id),
+          HINT = reflexo.translate('GET /api/ghl/calendars/ lists the calendars you can book.');
       END IF;
       location_id := cal.location_id;
     ELSIF location_id IS NOT NULL THEN
       IF NOT EXISTS (SELECT FROM reflexo.locations l WHERE l.id = location_id) THEN
-        RAISE EXCEPTION 'location % is not one of yours', location_id USING ERRCODE = '42501',
-          HINT = 'GET /location_settings lists the locations you work in.';
+        RAISE EXCEPTION USING ERRCODE = '42501',
+          MESSAGE = format(reflexo.translate('location %s is not one of yours'), location_id),
+          HINT = reflexo.translate('GET /api/locations/settings/ lists the locations you work in.');
       END IF;
     ELSIF TG_OP = 'INSERT' THEN
       -- no calendar: the location's default calendar, if the location is clear
@@ -61,12 +64,14 @@ CREATE FUNCTION api.citas_write() RETURNS trigger
           OR (NEW.ghl_location_id IS NULL AND pg_catalog.cardinality(reflexo.api_location_ids()) = 1
               AND l.id = (reflexo.api_location_ids())[1]);
       IF location_id IS NULL AND NEW.ghl_location_id IS NOT NULL THEN
-        RAISE EXCEPTION 'location % is not one of yours', NEW.ghl_location_id USING ERRCODE = '42501',
-          HINT = 'GET /location_settings lists the locations you work in.';
+        RAISE EXCEPTION USING ERRCODE = '42501',
+          MESSAGE = format(reflexo.translate('location %s is not one of yours'), NEW.ghl_location_id),
+          HINT = reflexo.translate('GET /api/locations/settings/ lists the locations you work in.');
       ELSIF location_id IS NULL THEN
-        RAISE EXCEPTION 'cita needs a calendar' USING ERRCODE = '23502',
-          DETAIL = 'Neither ghl_calendar_id nor a location with a default calendar was given.',
-          HINT = 'Give ghl_calendar_id (GET /calendars lists them), or location_id of a location with a default calendar.';
+        RAISE EXCEPTION USING ERRCODE = '23502',
+          MESSAGE = reflexo.translate('cita needs a calendar'),
+          DETAIL = reflexo.translate('Neither ghl_calendar_id nor a location with a default calendar was given.'),
+          HINT = reflexo.translate('Give ghl_calendar_id, or ghl_location_id of a location with a default calendar.');
       END IF;
     END IF;
 
