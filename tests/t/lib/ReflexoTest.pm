@@ -18,7 +18,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(repo_root binary start_sim new_node load_sim_calendars start_daemon wait_for_value book http_request json_of schema_errors wait_until decode_json encode_json
+our @EXPORT = qw(repo_root binary start_sim new_node load_sim_calendars start_daemon start_api wait_for_value book http_request json_of schema_errors wait_until decode_json encode_json
   sanitizer_clean sign_body);
 
 my $json = JSON::PP->new->canonical->allow_nonref;
@@ -302,6 +302,35 @@ sub start_daemon
 	}
 	return bless { pid => $pid, log => $log, url => "http://127.0.0.1:$http_port", port => $http_port },
 	  'ReflexoTest::Daemon';
+}
+
+# Starts reflexo-api against a cluster, logged in as reflexo_authenticator;
+# returns a daemon object (url, log_file, stop) once it answers /healthz.
+sub start_api
+{
+	my (%args) = @_;
+	my $node = $args{node};
+	my $log = $args{log} // log_path('reflexo-api');
+	my $port = $args{port} // PostgreSQL::Test::Cluster::get_free_port();
+	my %env = (
+		DATABASE_URL => $node->connstr($args{dbname} // 'postgres') . ' user=reflexo_authenticator',
+		JWT_SECRET => $args{secret},
+		REFLEXO_API_ADDR => "127.0.0.1:$port",
+		REFLEXO_LOG_LEVEL => 'debug',
+		%{ $args{env} // {} });
+	local $ENV{ASAN_OPTIONS} = 'detect_leaks=1:abort_on_error=0';
+	my $pid = fork() // die "fork: $!";
+	if ($pid == 0)
+	{
+		$ENV{$_} = $env{$_} for keys %env;
+		open(STDERR, '>>', $log) or die "cannot write $log: $!";
+		open(STDOUT, '>>', $log) or die;
+		exec(binary('reflexo-api', 'REFLEXO_API'), @{ $args{options} // [] }) or die "exec: $!";
+	}
+	my $api = bless { pid => $pid, log => $log, url => "http://127.0.0.1:$port", port => $port }, 'ReflexoTest::Daemon';
+	wait_until(sub { http_request('GET', "$api->{url}/healthz")->{status} == 200 })
+	  or BAIL_OUT("reflexo-api did not start: " . PostgreSQL::Test::Utils::slurp_file($log));
+	return $api;
 }
 
 package ReflexoTest::Daemon;
