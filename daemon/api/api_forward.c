@@ -117,7 +117,9 @@ api_forward(ApiServer *server, ApiRequest *request)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 		curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
 		curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location);
-		http_reply_text(request->reply, (int) status, type ? api_keep(request, xstrdup(type)) : "application/json",
+		/* reflexo-sync answers JSON, or HTML for the OAuth callback (the reply outlives curl's strings) */
+		http_reply_text(request->reply, (int) status,
+						type && strncmp(type, "text/html", 9) == 0 ? "text/html; charset=utf-8" : "application/json",
 						answer.body ? answer.body : "", answer.len);
 		if (location)
 			http_reply_header(request->reply, "Location", location);

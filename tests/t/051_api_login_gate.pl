@@ -1,0 +1,81 @@
+# Logins cannot exhaust the database's CPU: each costs a PBKDF2 hash, so
+# reflexo-api hashes at most REFLEXO_API_LOGINS_AT_ONCE at a time and lets
+# a client address try REFLEXO_API_LOGINS_PER_MINUTE; beyond that, 429 with
+# Retry-After, while bookings go on.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use HTTP::Tiny;
+use POSIX ();
+use PostgreSQL::Test::Utils;
+use ReflexoTest;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $secret = 'gate-tap-secret-that-is-longer-than-32-characters';
+my $node = new_node('api_gate');
+$node->safe_psql('postgres', qq{
+SELECT reflexo.set_jwt_secret('$secret');
+SET reflexo.password_iterations = 1000;
+SELECT api.create_user('admin', 'admin-password-1', 'admin');
+-- a costly hash, as in production (600,000 iterations)
+ALTER DATABASE postgres SET reflexo.password_iterations = 600000;
+});
+my $api = start_api(node => $node, secret => $secret,
+	env => { REFLEXO_API_LOGINS_AT_ONCE => 2, REFLEXO_API_LOGINS_PER_MINUTE => 4 });
+
+sub login_from
+{
+	my ($address, $password) = @_;
+	my $http = HTTP::Tiny->new(local_address => $address, timeout => 30);
+	my $r = $http->request('POST', $api->url . '/api/architect/login/',
+		{ headers => { 'Content-Type' => 'application/json' },
+		  content => encode_json({ username => 'admin', password => $password // 'wrong-password-0' }) });
+	return $r;
+}
+
+# one address: four tries a minute, then 429 with Retry-After
+my @statuses = map { login_from('127.0.0.2')->{status} } 1 .. 5;
+is_deeply(\@statuses, [ 401, 401, 401, 401, 429 ], 'a client address gets four tries a minute, then 429');
+my $r = login_from('127.0.0.2');
+ok($r->{headers}{'retry-after'} > 0 && $r->{headers}{'retry-after'} <= 60, 'with Retry-After');
+like(decode_json($r->{content})->{detail}, qr/^Solicitud fue regulada \(throttled\)/, 'and DRF\'s throttle message');
+is(login_from('127.0.0.3', 'admin-password-1')->{status}, 200, 'other addresses still log in');
+
+# many addresses at once: never more than two hashes in the database at a time
+my @children;
+for my $n (10 .. 17)
+{
+	my $pid = fork() // die;
+	if ($pid == 0)
+	{
+		my $status = login_from("127.0.0.$n")->{status};
+		POSIX::_exit($status == 401 ? 0 : $status == 429 ? 1 : 2);	# not exit: the cluster's END blocks stay with the parent
+	}
+	push @children, $pid;
+}
+my $most = 0;
+my $deadline = time() + 30;
+while (time() < $deadline && grep { kill 0, $_ } @children)
+{
+	my $busy = $node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%api.login%' AND pid <> pg_backend_pid()});
+	$most = $busy if $busy > $most;
+	last if !grep { waitpid($_, POSIX::WNOHANG()) == 0 } @children;
+	usleep(20_000);
+}
+my %outcomes;
+for my $pid (@children)
+{
+	waitpid($pid, 0);
+	$outcomes{ $? >> 8 }++;
+}
+cmp_ok($most, '>=', 1, "logins were seen hashing ($most at most)");
+cmp_ok($most, '<=', 2, 'never more than REFLEXO_API_LOGINS_AT_ONCE at a time');
+is($outcomes{2} // 0, 0, 'every login was answered 401 or 429, none failed');
+
+is($api->stop('TERM'), 0, 'reflexo-api stops cleanly');
+ok(sanitizer_clean($api->log_file), 'with no sanitizer report');
+$node->stop;
+done_testing();
