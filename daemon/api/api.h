@@ -76,6 +76,7 @@ typedef struct ApiPlan
 	bool		read_only;
 	int			status;			/* on success: 200, 201 or 204 */
 	bool		paged;			/* the json is {count, results}: add next and previous */
+	bool		wants_status;	/* read response.status after it (api.login's refusals) */
 	int			page;
 	int			page_size;
 	const char *operation;		/* for logs and metrics, e.g. create_cita */

@@ -65,19 +65,30 @@ plan_list(ApiRequest *request, ApiPlan *plan)
 	plan->read_only = true;
 	plan->operation = "list_citas";
 	/*
-	 * desde and hasta are the location's local dates (fecha); the wider
-	 * bounds on start_time, a day either side, let the index find them.
+	 * Location by location (a staff member's one, or an admin's every one):
+	 * desde and hasta are local dates there, so they become instants once
+	 * per location, and the citas between them come off the index on
+	 * (location_id, starts_at) in order, at most a page's worth each.
 	 */
+#define LOCATIONS \
+	" (SELECT l.id, l.timezone," \
+	"   COALESCE($2::pg_catalog.date::pg_catalog.timestamp AT TIME ZONE l.timezone, '-infinity') AS from_time," \
+	"   COALESCE(($3::pg_catalog.date + 1)::pg_catalog.timestamp AT TIME ZONE l.timezone, 'infinity') AS to_time" \
+	"  FROM api.location_settings l OFFSET 0) l"
+#define CITAS_OF_L \
+	" FROM api.citas c WHERE c.location_id = l.id AND c.start_time >= l.from_time AND c.start_time < l.to_time" \
+	"   AND ($1::reflexo.appointment_status IS NULL OR c.status = $1::reflexo.appointment_status)"
 	plan->sql = api_sql(request,
-					"WITH f AS (SELECT c.*, l.timezone FROM api.citas c JOIN api.location_settings l ON l.id = c.location_id"
-					" WHERE ($1::reflexo.appointment_status IS NULL OR c.status = $1::reflexo.appointment_status)"
-					"   AND ($2::pg_catalog.date IS NULL OR (c.start_time >= $2::pg_catalog.date - 1 AND c.fecha >= $2::pg_catalog.date))"
-					"   AND ($3::pg_catalog.date IS NULL OR (c.start_time < $3::pg_catalog.date + 2 AND c.fecha <= $3::pg_catalog.date)))"
-					" SELECT pg_catalog.json_build_object('count', (SELECT pg_catalog.count(*) FROM f),"
-					"  'results', COALESCE((SELECT pg_catalog.json_agg(%s ORDER BY c.start_time, c.id)"
-					"   FROM (SELECT * FROM f ORDER BY f.start_time, f.id LIMIT $4::pg_catalog.int8 OFFSET $5::pg_catalog.int8) c,"
-					"        LATERAL (SELECT c.timezone) l), '[]'))",
+					"SELECT pg_catalog.json_build_object("
+					" 'count', (SELECT pg_catalog.count(*) FROM" LOCATIONS ", LATERAL (SELECT 1" CITAS_OF_L ") c),"
+					" 'results', COALESCE((SELECT pg_catalog.json_agg(%s ORDER BY c.start_time, c.id) FROM"
+					"  (SELECT c.*, l.timezone AS location_timezone FROM" LOCATIONS ","
+					"   LATERAL (SELECT c.*" CITAS_OF_L " ORDER BY c.start_time, c.id LIMIT $4::pg_catalog.int8 + $5::pg_catalog.int8) c"
+					"   ORDER BY c.start_time, c.id LIMIT $4::pg_catalog.int8 OFFSET $5::pg_catalog.int8) c,"
+					"  LATERAL (SELECT c.location_timezone AS timezone) l), '[]'))",
 					api_cita_json);
+#undef CITAS_OF_L
+#undef LOCATIONS
 	return true;
 }
 

@@ -109,7 +109,11 @@ log_request(ApiServer *server, ApiRequest *request, const ApiPlan *plan, const A
 {
 	int			status = request->reply->status;
 	const char *operation = plan->operation ? plan->operation : request->http->path;
-	json_t	   *details = json_pack("{s:s, s:s, s:i, s:s?, s:s}", "method", request->http->method,
+	json_t	   *details;
+
+	if (!log_enabled(status >= 500 ? LOG_WARN : LOG_INFO))
+		return;
+	details = json_pack("{s:s, s:s, s:i, s:s?, s:s}", "method", request->http->method,
 									"path", request->http->path, "status", status, "user", request->subject,
 									"client", request->http->client);
 

@@ -125,6 +125,7 @@ plan_login(ApiRequest *request, ApiPlan *plan)
 	plan->params[1] = api_sql(request, "%s", json_string_value(json_object_get(values, "password")));
 	plan->nparams = 2;
 	plan->operation = "login";
+	plan->wants_status = true;
 	plan->sql = "SELECT api.login($1, $2)";
 	json_decref(values);
 	return true;
@@ -141,6 +142,7 @@ plan_refresh(ApiRequest *request, ApiPlan *plan)
 	plan->params[0] = api_sql(request, "%s", json_string_value(json_object_get(values, "refresh")));
 	plan->nparams = 1;
 	plan->operation = "refresh";
+	plan->wants_status = true;
 	plan->sql = "SELECT api.refresh($1)";
 	json_decref(values);
 	return true;

@@ -6,7 +6,9 @@
  * (reflexo.api_pre_request), and the one statement, its values always
  * parameters.  libpq's pipeline mode sends them all in one round trip;
  * the statements before a Sync form one implicit transaction, so an error
- * anywhere undoes everything and leaves the connection clean.
+ * anywhere undoes everything and leaves the connection clean.  Each
+ * statement text is prepared once per connection (in the same pipeline the
+ * first time it is used), so requests are planned from cache.
  *
  * A serialization failure or deadlock (40001, 40P01) means a concurrent
  * booking won a race the guard reports that way: the whole request is run
@@ -33,6 +35,45 @@ static const char prelude[] =
 static const char pre_request[] = "SELECT reflexo.api_set_language($1), reflexo.api_pre_request()";
 static const char response_status[] = "SELECT pg_catalog.current_setting('response.status', true)";
 
+/* What was sent, in order: each statement, and the prepares among them. */
+typedef enum Sent
+{
+	SENT_PREPARE,
+	SENT_SETUP,					/* prelude, pre_request: their rows do not matter */
+	SENT_MAIN,
+	SENT_STATUS
+} Sent;
+
+typedef struct Pipeline
+{
+	int			n;
+	Sent		sent[8];
+	char		names[8][DB_STATEMENT_NAME];	/* of the prepares */
+} Pipeline;
+
+/*
+ * Sends one statement, prepared on this connection the first time its text
+ * is seen (statements are planned once per connection, not per request).
+ */
+static bool
+send_statement(Db *db, Pipeline *pipeline, Sent kind, const char *sql, int nparams, const char *const *params)
+{
+	char		name[DB_STATEMENT_NAME];
+	bool		prepared;
+	const char *known = db_statement(db, sql, name, &prepared);
+
+	if (known && !prepared)
+	{
+		if (!PQsendPrepare(db->conn, known, sql, nparams, NULL))
+			return false;
+		snprintf(pipeline->names[pipeline->n], DB_STATEMENT_NAME, "%s", known);
+		pipeline->sent[pipeline->n++] = SENT_PREPARE;
+	}
+	pipeline->sent[pipeline->n++] = kind;
+	return known ? PQsendQueryPrepared(db->conn, known, nparams, params, NULL, NULL, 0)
+		: PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
 static void
 fail_from(ApiResult *result, PGresult *pg)
 {
@@ -46,7 +87,8 @@ fail_from(ApiResult *result, PGresult *pg)
 
 /* Sends the pipeline; false if the connection refused it. */
 static bool
-send_pipeline(PGconn *conn, const ApiSettings *settings, const ApiRequest *request, const ApiPlan *plan)
+send_pipeline(Db *db, Pipeline *pipeline, const ApiSettings *settings, const ApiRequest *request,
+			  const ApiPlan *plan)
 {
 	char		timeout[16];
 	const char *values[4];
@@ -57,31 +99,31 @@ send_pipeline(PGconn *conn, const ApiSettings *settings, const ApiRequest *reque
 	values[1] = plan->read_only ? "on" : "off";
 	values[2] = request->claims ? request->claims : "{\"role\": \"reflexo_anon\"}";
 	values[3] = request->role;
-	return PQsendQueryParams(conn, prelude, 4, NULL, values, NULL, NULL, 0) &&
-		PQsendQueryParams(conn, pre_request, 1, NULL, &language, NULL, NULL, 0) &&
-		PQsendQueryParams(conn, plan->sql, plan->nparams, NULL, plan->params, NULL, NULL, 0) &&
-		PQsendQueryParams(conn, response_status, 0, NULL, NULL, NULL, NULL, 0) &&
-		PQpipelineSync(conn);
+	return send_statement(db, pipeline, SENT_SETUP, prelude, 4, values) &&
+		send_statement(db, pipeline, SENT_SETUP, pre_request, 1, &language) &&
+		send_statement(db, pipeline, SENT_MAIN, plan->sql, plan->nparams, plan->params) &&
+		(!plan->wants_status || send_statement(db, pipeline, SENT_STATUS, response_status, 0, NULL)) &&
+		PQpipelineSync(db->conn);
 }
 
 /*
- * Reads every result up to the Sync.  The main statement is the third;
- * the first error decides.
+ * Reads every result up to the Sync, statement by statement; the first
+ * error decides.  Prepares that succeeded are recorded on the connection.
  */
 static void
-read_pipeline(PGconn *conn, ApiResult *result, PGresult **kept)
+read_pipeline(Db *db, const Pipeline *pipeline, ApiResult *result, PGresult **kept)
 {
-	int			main_index = 2;
 	int			index = 0;
 
 	result->ok = true;
 	for (;;)
 	{
-		PGresult   *pg = PQgetResult(conn);
+		PGresult   *pg = PQgetResult(db->conn);
+		Sent		kind = index < pipeline->n ? pipeline->sent[index] : SENT_SETUP;
 
 		if (pg == NULL)
 		{
-			if (PQstatus(conn) != CONNECTION_OK)
+			if (PQstatus(db->conn) != CONNECTION_OK)
 				return;
 			index++;			/* the end of one statement's results */
 			continue;
@@ -93,14 +135,16 @@ read_pipeline(PGconn *conn, ApiResult *result, PGresult **kept)
 				return;
 			case PGRES_TUPLES_OK:
 			case PGRES_COMMAND_OK:
-				if (index == main_index)
+				if (kind == SENT_PREPARE)
+					db_statement_ready(db, pipeline->names[index]);
+				else if (kind == SENT_MAIN)
 				{
 					result->found = PQntuples(pg) > 0 && PQnfields(pg) > 0;
 					result->json = result->found && !PQgetisnull(pg, 0, 0) ? PQgetvalue(pg, 0, 0) : NULL;
 					kept[0] = pg;
 					continue;
 				}
-				if (index == main_index + 1 && PQntuples(pg) > 0 && !PQgetisnull(pg, 0, 0) && *PQgetvalue(pg, 0, 0))
+				else if (kind == SENT_STATUS && PQntuples(pg) > 0 && !PQgetisnull(pg, 0, 0) && *PQgetvalue(pg, 0, 0))
 				{
 					result->response_status = PQgetvalue(pg, 0, 0);
 					kept[1] = pg;
@@ -119,8 +163,6 @@ read_pipeline(PGconn *conn, ApiResult *result, PGresult **kept)
 				break;
 		}
 		PQclear(pg);
-		if (PQstatus(conn) != CONNECTION_OK)
-			return;
 	}
 }
 
@@ -145,8 +187,15 @@ api_run(ApiServer *server, ApiRequest *request, const ApiPlan *plan, ApiResult *
 		}
 		if (PQpipelineStatus(db->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(db->conn))
 			db_close(db);
-		else if (send_pipeline(db->conn, settings, request, plan))
-			read_pipeline(db->conn, result, kept);
+		else
+		{
+			Pipeline	pipeline = {0};
+
+			if (send_pipeline(db, &pipeline, settings, request, plan))
+				read_pipeline(db, &pipeline, result, kept);
+			if (db->conn)
+				db_statements_settle(db);
+		}
 		if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
 		{
 			/* the server went away (a restart, a failover): nothing was committed */
@@ -158,11 +207,15 @@ api_run(ApiServer *server, ApiRequest *request, const ApiPlan *plan, ApiResult *
 			db_pool_give(api_server_pool(server), db);
 			return;
 		}
+		/* a statement prepared before the extension changed its result's type: prepare anew */
+		if (!result->ok && result->sqlstate && strcmp(result->sqlstate, "0A000") == 0)
+			db_close(db);
 		db_pool_give(api_server_pool(server), db);
 		result->pg = xcalloc(3, sizeof(PGresult *));
 		memcpy(result->pg, kept, sizeof(kept));
-		if (result->ok || result->sqlstate == NULL ||
-			(strcmp(result->sqlstate, "40001") != 0 && strcmp(result->sqlstate, "40P01") != 0) || attempt == ATTEMPTS)
+		if (result->ok || result->sqlstate == NULL || attempt == ATTEMPTS ||
+			(strcmp(result->sqlstate, "40001") != 0 && strcmp(result->sqlstate, "40P01") != 0 &&
+			 strcmp(result->sqlstate, "0A000") != 0))
 			return;
 		usleep((useconds_t) (random() % 20000 * attempt));	/* let the winner commit */
 	}

@@ -30,6 +30,15 @@ db_init(Db *db, const char *conninfo, const char *role)
 	db->role = role;
 }
 
+#define MAX_STATEMENTS 256
+
+struct DbStatement
+{
+	uint64_t	hash;
+	char	   *sql;
+	bool		ready;			/* its prepare succeeded */
+};
+
 void
 db_close(Db *db)
 {
@@ -37,6 +46,62 @@ db_close(Db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->prepared = 0;
+	for (int i = 0; i < db->nstatements; i++)
+		free(db->statements[i].sql);
+	free(db->statements);
+	db->statements = NULL;
+	db->nstatements = 0;
+}
+
+static uint64_t
+text_hash(const char *text)
+{
+	uint64_t	hash = 14695981039346656037ULL;	/* FNV-1a */
+
+	for (; *text; text++)
+		hash = (hash ^ (unsigned char) *text) * 1099511628211ULL;
+	return hash;
+}
+
+const char *
+db_statement(Db *db, const char *sql, char name[DB_STATEMENT_NAME], bool *prepared)
+{
+	uint64_t	hash = text_hash(sql);
+
+	for (int i = 0; i < db->nstatements; i++)
+		if (db->statements[i].hash == hash && strcmp(db->statements[i].sql, sql) == 0)
+		{
+			snprintf(name, DB_STATEMENT_NAME, "r%d", i);
+			*prepared = db->statements[i].ready;
+			return name;
+		}
+	*prepared = false;
+	if (db->nstatements == MAX_STATEMENTS)
+		return NULL;
+	if (db->statements == NULL)
+		db->statements = xcalloc(MAX_STATEMENTS, sizeof(*db->statements));
+	db->statements[db->nstatements].hash = hash;
+	db->statements[db->nstatements].sql = xstrdup(sql);
+	db->statements[db->nstatements].ready = false;
+	snprintf(name, DB_STATEMENT_NAME, "r%d", db->nstatements++);
+	return name;
+}
+
+void
+db_statement_ready(Db *db, const char *name)
+{
+	int			i = atoi(name + 1);
+
+	if (i >= 0 && i < db->nstatements)
+		db->statements[i].ready = true;
+}
+
+void
+db_statements_settle(Db *db)
+{
+	/* a pipeline stops at its first error: statements not ready are the last ones */
+	while (db->nstatements > 0 && !db->statements[db->nstatements - 1].ready)
+		free(db->statements[--db->nstatements].sql);
 }
 
 static double

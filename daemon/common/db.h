@@ -18,6 +18,8 @@ typedef struct Db
 	int			backoff_ms;
 	bool		fresh;			/* connected since the owner last looked */
 	unsigned	prepared;		/* bit i: statement i of db_exec_prepared is prepared here */
+	int			nstatements;	/* statements prepared here by their text (db_statement) */
+	struct DbStatement *statements;
 } Db;
 
 /* The program's name, first in every connection's application_name. */
@@ -37,6 +39,19 @@ extern PGresult *db_exec(Db *db, const char *sql, int nparams, const char *const
 
 /* db_exec of a statement prepared once per connection; id (0-31) names it. */
 extern PGresult *db_exec_prepared(Db *db, unsigned id, const char *sql, int nparams, const char *const *values);
+/*
+ * Statements prepared on this connection, by their text, for pipelines
+ * (which send PQsendPrepare and PQsendQueryPrepared themselves).  The name
+ * of sql on this connection (NULL when no more can be kept: send it
+ * unnamed); *prepared says whether it exists already, else the caller
+ * prepares it in this pipeline and, once its prepare succeeded, says so
+ * with db_statement_ready.  db_statements_settle forgets those whose
+ * prepare never ran or failed.  A closed connection forgets them all.
+ */
+#define DB_STATEMENT_NAME 16
+extern const char *db_statement(Db *db, const char *sql, char name[DB_STATEMENT_NAME], bool *prepared);
+extern void db_statement_ready(Db *db, const char *name);
+extern void db_statements_settle(Db *db);
 extern int	db_socket(Db *db);
 typedef void (*NotifyHandler) (void *context, const char *channel, const char *payload);
 extern bool db_notifications(Db *db, NotifyHandler handler, void *context);
