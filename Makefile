@@ -5,6 +5,8 @@
 #   make daemons         build reflexo-sync, reflexo-api and ghl-sim (daemon/build/)
 #   make install-daemons install reflexo-sync, reflexo-api and their man pages (DAEMON_PREFIX);
 #                        ghl-sim is a test tool and stays in daemon/build/
+#   make settings-docs   regenerate .env.example, deploy/reflexo-api.env.example and the man
+#                        pages' ENVIRONMENT sections from the daemons' settings tables
 #   make installcheck    run the pgTAP, isolation and TAP suites against a running server
 #   make check           install what is missing, build, and run every suite on throwaway clusters
 #   make run             start the whole system locally (see README.md)
@@ -16,7 +18,7 @@
 
 PG_CONFIG ?= pg_config
 DRIVER_GOALS := check run bench fuzz deps
-DAEMON_GOALS := daemons daemons-asan install-daemons clean-daemons
+DAEMON_GOALS := daemons daemons-asan install-daemons clean-daemons settings-docs
 ONLY_DAEMON_GOALS := $(and $(MAKECMDGOALS),$(if $(filter-out $(DAEMON_GOALS),$(MAKECMDGOALS)),,yes))
 .DEFAULT_GOAL := all
 
@@ -30,6 +32,11 @@ daemons-asan:
 install-daemons: daemons
 	install -m 755 -D daemon/build/reflexo-sync '$(DESTDIR)$(DAEMON_PREFIX)/bin/reflexo-sync'
 	install -m 644 -D docs/reflexo-sync.8 '$(DESTDIR)$(DAEMON_PREFIX)/share/man/man8/reflexo-sync.8'
+	install -m 755 -D daemon/build/reflexo-api '$(DESTDIR)$(DAEMON_PREFIX)/bin/reflexo-api'
+	install -m 644 -D docs/reflexo-api.8 '$(DESTDIR)$(DAEMON_PREFIX)/share/man/man8/reflexo-api.8'
+# .env.example, deploy/reflexo-api.env.example and the man pages' settings, from the daemons' tables
+settings-docs: daemons
+	scripts/settings-docs.sh
 clean-daemons:
 	$(MAKE) -C daemon clean
 

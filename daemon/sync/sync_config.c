@@ -16,10 +16,13 @@
 
 static const Setting settings[] = {
 	{"DATABASE_URL", SETTING_TEXT, AT(database_url), "", 0, 0,
-	"PostgreSQL to sync, as a libpq conninfo or URI (empty: libpq's PG* variables)", true},
+	"PostgreSQL to sync, as a libpq conninfo or URI (empty: libpq's PG* variables); "
+	"log in as a login granted only reflexo_sync (CREATE ROLE sync LOGIN PASSWORD '...' IN ROLE reflexo_sync)", true},
 	{"GHL_API_BASE", SETTING_TEXT, AT(ghl_api_base), "https://services.leadconnectorhq.com", 0, 0,
 	"GHL's API; point it at ghl-sim (http://127.0.0.1:8090) to run without GHL", false},
-	{"GHL_CLIENT_ID", SETTING_TEXT, AT(ghl_client_id), "", 0, 0, "OAuth app client id (refresh and /oauth/callback)", false},
+	{"GHL_CLIENT_ID", SETTING_TEXT, AT(ghl_client_id), "", 0, 0, "OAuth app client id (marketplace.gohighlevel.com), for refreshes and /oauth/callback; the app needs "
+	"the scopes calendars.readonly calendars.write calendars/events.readonly calendars/events.write "
+	"and the redirect URL REFLEXO_PUBLIC_URL/oauth/callback", false},
 	{"GHL_CLIENT_SECRET", SETTING_TEXT, AT(ghl_client_secret), "", 0, 0, "OAuth app client secret", true},
 	{"GHL_ACCESS_TOKEN", SETTING_TEXT, AT(ghl_access_token), "", 0, 0,
 	"first access token (or a Private Integration Token, pit-...) for GHL_LOCATION_ID; "
@@ -32,7 +35,7 @@ static const Setting settings[] = {
 	"PEM file of the Ed25519 key for x-ghl-signature (empty: GHL's published key)", false},
 	{"GHL_WEBHOOK_RSA_PUBLIC_KEY", SETTING_TEXT, AT(webhook_rsa_public_key), "", 0, 0,
 	"PEM file of the RSA key for x-wh-signature (empty: GHL's published key)", false},
-	{"REFLEXO_HTTP_ADDR", SETTING_TEXT, AT(http_addr), "127.0.0.1:8000", 0, 0,
+	{"REFLEXO_HTTP_ADDR", SETTING_TEXT, AT(http_addr), "127.0.0.1:8001", 0, 0,
 	"where the HTTP server (webhooks, OAuth callback, health, metrics, status) listens", false},
 	{"REFLEXO_PUBLIC_URL", SETTING_TEXT, AT(public_url), "", 0, 0,
 	"this daemon's URL as GHL sees it, for the OAuth redirect (default http://REFLEXO_HTTP_ADDR)", false},
@@ -40,7 +43,8 @@ static const Setting settings[] = {
 	"the clinic's front end, e.g. http://localhost:3000: the page that ends a GHL app install links back to it",
 	false},
 	{"REFLEXO_TOKEN_KEY", SETTING_KEY, AT(token_key), NULL, 0, 0,
-	"32-byte key (base64 or hex) that encrypts GHL tokens at rest; make one with: openssl rand -base64 32", true},
+	"32-byte key (base64 or hex) that encrypts GHL tokens at rest; make one with: openssl rand -base64 32; "
+	"keep it safe: without it the stored tokens cannot be read", true},
 	{"REFLEXO_DAEMON_ID", SETTING_TEXT, AT(daemon_id), "", 0, 0, "name of this daemon in outbox leases (default host:pid)", false},
 	{"REFLEXO_MAX_INFLIGHT", SETTING_NUMBER, AT(max_inflight), "64", 1, 10000, "GHL requests in flight at most", false},
 	{"REFLEXO_CLAIM_BATCH", SETTING_NUMBER, AT(claim_batch), "64", 1, 1000,
@@ -51,9 +55,9 @@ static const Setting settings[] = {
 	"look at the outbox at least this often, even without a NOTIFY", false},
 	{"REFLEXO_REQUEST_TIMEOUT_MS", SETTING_NUMBER, AT(request_timeout_ms), "30000", 100, 300000, "deadline of a GHL request", false},
 	{"REFLEXO_RATE_LIMIT", SETTING_NUMBER, AT(rate_limit), "100", 1, 100000,
-	"GHL requests per interval per location before the headers say otherwise", false},
+	"GHL requests per interval per location before its X-RateLimit headers say otherwise (GHL's 100 per 10 s)", false},
 	{"REFLEXO_RATE_INTERVAL_MS", SETTING_NUMBER, AT(rate_interval_ms), "10000", 100, 3600000, "that interval", false},
-	{"REFLEXO_DAILY_LIMIT", SETTING_NUMBER, AT(daily_limit), "200000", 1, 100000000, "GHL requests per day per location", false},
+	{"REFLEXO_DAILY_LIMIT", SETTING_NUMBER, AT(daily_limit), "200000", 1, 100000000, "GHL requests per day per location (GHL's 200,000)", false},
 	{"REFLEXO_CALENDAR_SYNC_SECONDS", SETTING_NUMBER, AT(calendar_sync_seconds), "300", 0, 86400,
 	"calendar sync period (0: only at start and on api.sync_calendars)", false},
 	{"REFLEXO_RECONCILE_SECONDS", SETTING_NUMBER, AT(reconcile_seconds), "900", 0, 86400,

@@ -76,12 +76,20 @@ like($out, qr/^FAIL +credentials +SimLocation000000001: the stored token does no
 is($status, 2, 'an invalid setting exits 2');
 like($out, qr/^FAIL +settings +.*REFLEXO_MAX_INFLIGHT/m, 'naming the setting');
 
-# .env.example documents every setting the daemon has
+# every setting is written once, in its program's table: .env.example,
+# deploy/reflexo-api.env.example and the man pages' ENVIRONMENT sections are
+# generated from it, and must not have drifted
 my ($help) = run_command([ binary('reflexo-sync', 'REFLEXO_SYNC'), '--help' ]);
 my @settings = $help =~ /^  ([A-Z][A-Z_]+) /mg;
-my $example = PostgreSQL::Test::Utils::slurp_file(repo_root() . '/.env.example');
 ok(@settings > 20, 'the help lists the settings');
-is_deeply([ grep { $example !~ /^\Q$_\E=/m } @settings ], [], '.env.example has a line for each');
+{
+	local $ENV{REFLEXO_SYNC} = binary('reflexo-sync', 'REFLEXO_SYNC');
+	local $ENV{REFLEXO_API} = binary('reflexo-api', 'REFLEXO_API');
+	my ($stdout, $stderr) = run_command([ repo_root() . '/scripts/settings-docs.sh', '--check' ]);
+	is($stdout . $stderr, '', '.env.example, deploy/reflexo-api.env.example and the man pages match the settings tables');
+}
+my $example = PostgreSQL::Test::Utils::slurp_file(repo_root() . '/.env.example');
+is_deeply([ grep { $example !~ /^\Q$_\E=/m } @settings ], [], '.env.example has a line for each setting');
 {
 	local $ENV{REFLEXO_TOKEN_KEY} = $key;
 	my ($stdout) = run_command([ binary('reflexo-sync', 'REFLEXO_SYNC'), '--env-file', repo_root() . '/.env.example',
