@@ -12,6 +12,10 @@ source scripts/lib.sh
 scripts/deps.sh bench
 run_unprivileged "$here" bench/run.sh
 
+# as in make check: only the commands scripts/deps.sh lists
+scripts/deps.sh bench --path "$here/tmp_bench_bin"
+export PATH=$here/tmp_bench_bin
+
 make -s -j"$(nproc)" all daemons
 make_temp_install "$here/tmp_install"
 start_cluster "$here/tmp_bench_cluster" <<EOF2

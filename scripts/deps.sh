@@ -9,8 +9,8 @@
 # (make run), check (make check) or bench (make bench).
 #
 # Each requirement below is a thing a script calls or a build links — a
-# command, a pkg-config module, a Perl module or a file — with the Debian
-# package that provides it.  Requirements are verified themselves, never
+# command, a pkg-config module, a Perl or Python module or a file — with the
+# Debian package that provides it.  Requirements are verified themselves, never
 # inferred from a package being installed: a package can be present while
 # the command a suite needs comes from another one it only recommends.
 #
@@ -53,6 +53,7 @@ daemons  pc    jansson                                      libjansson-dev
 daemons  pc    libmicrohttpd                                libmicrohttpd-dev
 daemons  pc    libsodium                                    libsodium-dev
 run      cmd   curl                                         curl
+run      cmd   jq                                           jq
 run      cmd   locale-gen                                   locales
 run      cmd   openssl                                      openssl
 run      cmd   setpriv                                      util-linux
@@ -77,8 +78,12 @@ check    cmd   setpriv                                      util-linux
 check    cmd   runuser                                      util-linux
 check    cmd   useradd                                      passwd
 bench    file  $pg_bindir/pgbench                           postgresql-$pg
-bench    cmd   jq                                           jq
 bench    cmd   wrk                                          wrk
+bench    file  /usr/bin/gunicorn                            gunicorn
+bench    python django                                      python3-django
+bench    python rest_framework                              python3-djangorestframework
+bench    python rest_framework_simplejwt                    python3-djangorestframework-simplejwt
+bench    python psycopg2                                    python3-psycopg2
 EOF
 )
 
@@ -100,6 +105,7 @@ present() {
     file) compgen -G "$what" >/dev/null ;;   # a path, or a glob for version-named ones
     pc) command -v pkg-config >/dev/null && pkg-config --exists "$what" ;;
     perl) perl -M"$what" -e 1 2>/dev/null ;;
+    python) [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c "import $what" 2>/dev/null ;;   # Debian's, not another on PATH
   esac
 }
 

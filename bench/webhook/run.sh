@@ -26,8 +26,8 @@ mkdir -p "$work"
 # a signing key of our own (the daemon is told its public half), and the requests
 openssl genpkey -algorithm ed25519 -out "$work/key.pem" 2>/dev/null
 openssl pkey -in "$work/key.pem" -pubout -out "$work/key.pub.pem"
-cc -O2 -D_GNU_SOURCE -I"$root/daemon" -o "$work/sign" sign.c "$root/daemon/webhook_signature.c" \
-	"$root/daemon/iso_time.c" $(pkg-config --cflags --libs libcrypto libsodium)
+cc -O2 -D_GNU_SOURCE -I"$root/daemon" -o "$work/sign" sign.c "$root/daemon/build/libcommon.a" \
+	$(pkg-config --cflags --libs libcrypto libsodium jansson)
 "$work/sign" "$work/key.pem" "$requests" BenchLocation01 BenchCalendarA BenchCalendarB >"$work/requests.tsv"
 cut -f2 "$work/requests.tsv" | awk '{ print NR "\t" $0 }' >"$work/bodies.tsv"
 

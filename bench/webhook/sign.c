@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "iso_time.h"
-#include "webhook_signature.h"
+#include "common/iso_time.h"
+#include "common/webhook_signature.h"
 
 int
 main(int argc, char **argv)
