@@ -445,12 +445,22 @@ COMMENT ON FUNCTION reflexo.translatable_messages() IS
 -- role or locations, bumps token_version: the token stops working at the
 -- next request instead of at its expiry.
 CREATE FUNCTION reflexo.api_pre_request() RETURNS void
-  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   DECLARE
     claims pg_catalog.jsonb := reflexo.api_claims();
+    headers pg_catalog.text := pg_catalog.current_setting('request.headers', true);
+    language pg_catalog.text;
     holds pg_catalog.bool;
   BEGIN
+    -- under PostgREST, the messages' language from Accept-Language (reflexo-api sets it itself)
+    IF headers IS NOT NULL AND headers OPERATOR(pg_catalog.<>) '' THEN
+      language := pg_catalog.lower(pg_catalog.left(pg_catalog.btrim(
+                    pg_catalog.split_part(headers::pg_catalog.jsonb ->> 'accept-language', ',', 1)), 2));
+      IF language = ANY ('{en,es}') THEN
+        PERFORM reflexo.api_set_language(language);
+      END IF;
+    END IF;
     IF claims ->> 'role' IS DISTINCT FROM 'reflexo_staff' AND claims ->> 'role' IS DISTINCT FROM 'reflexo_admin' THEN
       RETURN;
     END IF;
@@ -471,7 +481,7 @@ CREATE FUNCTION reflexo.api_pre_request() RETURNS void
   $$;
 COMMENT ON FUNCTION reflexo.api_pre_request() IS
   'Run after the role and claims are set (PostgREST: db-pre-request): refuses (PT401) an access token whose user '
-  'was deactivated or changed since it was issued.';
+  'was deactivated or changed since it was issued; under PostgREST, sets the messages'' language from Accept-Language.';
 REVOKE ALL ON FUNCTION reflexo.api_pre_request() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION reflexo.api_pre_request() TO reflexo_anon, reflexo_staff, reflexo_admin;
 -- a request calls both as its own role, logins (reflexo_anon) included
