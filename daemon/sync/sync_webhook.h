@@ -38,7 +38,11 @@ typedef struct WebhookVerdict
 	json_t	   *body;			/* the parsed object when status is 0 */
 } WebhookVerdict;
 
-/* GHL's published keys (shared/ghl/README.md), the defaults. */
+/*
+ * GHL's published webhook keys, the defaults: RSA from GHL's
+ * WebhookAuthentication.md (highlevel-api-docs), Ed25519 from
+ * marketplace.gohighlevel.com/docs/webhook/WebhookIntegrationGuide.
+ */
 extern const char ghl_ed25519_public_key_pem[];
 extern const char ghl_rsa_public_key_pem[];
 

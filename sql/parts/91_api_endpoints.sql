@@ -2,7 +2,7 @@
 -- ================================================================ API: the seed's endpoints
 --
 -- Views and functions of schema api, one per endpoint of the seed service
--- (the README maps each).  Views belong to reflexo_api, so row-level
+-- (docs/api.md maps each).  Views belong to reflexo_api, so row-level
 -- security on the core tables decides which rows a request sees; functions
 -- run as the caller unless they say otherwise.
 

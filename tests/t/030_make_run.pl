@@ -2,7 +2,8 @@
 # base URL where the Django service's guide's own curl commands ("Flujos
 # Principales") work as written; a cita booked there reaches ghl-sim, and
 # ghl-sim's signed webhooks come back through the same URL; Ctrl-C (SIGINT)
-# stops everything; a second run reuses the data.
+# stops everything; a second run reuses the data, and every runnable code
+# block of the README and docs/ works against it as documented.
 use strict;
 use warnings;
 use FindBin;
@@ -11,6 +12,7 @@ use IO::Socket::INET;
 use POSIX ":sys_wait_h";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use DocsBlocks;
 use ReflexoTest;
 use Test::More;
 
@@ -154,6 +156,35 @@ ok(wait_until(sub { output() =~ /Press Ctrl-C to stop/ || output() =~ /^reflexo:
 unlike(output(), qr/Creating a PostgreSQL cluster/, 'on the existing cluster');
 my ($rc, $stdout) = run_psql($db, q{SELECT count(*) FROM reflexo.appointments WHERE title = 'Consulta Fisioterapia'});
 is($stdout, '1', 'with the cita booked before');
+
+# the docs' code blocks (tests/t/lib/DocsBlocks.pm), each file's SQL in a
+# database of its own on this server, its shell against this stack's URLs
+my %fill = ('http://localhost:8000' => $base, 'http://localhost:8001' => "http://127.0.0.1:$ports{sync}",
+	'http://localhost:8090' => "http://127.0.0.1:$ports{sim}");
+my $documents = 0;
+{
+	local $ENV{ADMIN_PASSWORD} = $password;
+	for my $file ("$root/README.md", sort glob("$root/docs/*.md"))
+	{
+		my $blocks = docs_blocks($file);
+		(my $name = $file) =~ s{^\Q$root\E/}{};
+		$documents++ if %$blocks;
+		if ($blocks->{sql})
+		{
+			(my $scratch = "docs_$name") =~ s/\W/_/g;
+			run_psql($db, "CREATE DATABASE " . lc $scratch);
+			(my $conninfo = $db) =~ s{/reflexo$}{'/' . lc $scratch}e;
+			my ($ok, $why) = run_sql_blocks($conninfo, $name, @{ $blocks->{sql} });
+			ok($ok, "$name: its SQL runs as documented") or diag($why);
+		}
+		if ($blocks->{sh})
+		{
+			my ($ok, $why) = run_sh_blocks(\%fill, $name, @{ $blocks->{sh} });
+			ok($ok, "$name: its shell commands run as documented") or diag($why);
+		}
+	}
+}
+cmp_ok($documents, '>=', 5, 'the README and the guides have runnable examples');
 ok(stop_run($pid), 'and stops again');
 
 done_testing();
