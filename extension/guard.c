@@ -50,12 +50,6 @@ typedef enum Enforcement
 	ENFORCE_RECORD				/* from GHL: store and flag */
 } Enforcement;
 
-static const char *const day_names[7] = {
-	gettext_noop("Monday"), gettext_noop("Tuesday"), gettext_noop("Wednesday"),
-	gettext_noop("Thursday"), gettext_noop("Friday"), gettext_noop("Saturday"),
-	gettext_noop("Sunday")
-};
-
 /* The appointment being written, and what the checks learn about it. */
 typedef struct Booking
 {
@@ -416,13 +410,13 @@ check_hours(Booking *b, Enforcement how)
 			report(b, how, VALIDATION_OUTSIDE_HOURS, ERRCODE_CHECK_VIOLATION,
 				   "appointments_within_open_hours",
 				   hours[0]
-				   ? psprintf(_("outside working hours: %s %s"), _(day_names[dow]), hours)
-				   : psprintf(_("outside working hours: closed on %s"), _(day_names[dow])),
+				   ? psprintf(_("outside working hours: %s %s"), _(ws_day_name(dow)), hours)
+				   : psprintf(_("outside working hours: closed on %s"), _(ws_day_name(dow))),
 				   hours[0]
 				   ? psprintf(_("%s Calendar \"%s\" is open on %s %s."), when, b->calendar.name,
-							  _(day_names[dow]), hours)
+							  _(ws_day_name(dow)), hours)
 				   : psprintf(_("%s Calendar \"%s\" is closed on %s."), when, b->calendar.name,
-							  _(day_names[dow])),
+							  _(ws_day_name(dow))),
 				   flexible_hint(how, _("Choose a time inside working hours, or set "
 										"reflexo.strict_validation = off to store it flagged.")));
 			hours_reported = true;

@@ -21,7 +21,7 @@ PG_FUNCTION_INFO_V1(open_hours_ne);
 PG_FUNCTION_INFO_V1(open_hours_from_ghl);
 PG_FUNCTION_INFO_V1(within_open_hours);
 
-OpenHours *
+static OpenHours *
 open_hours_from_week(const WeekSchedule *week)
 {
 	int			pairs = ws_total_intervals(week);

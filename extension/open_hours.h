@@ -25,7 +25,6 @@ typedef struct OpenHours
 #define DatumGetOpenHoursP(X)	((OpenHours *) PG_DETOAST_DATUM(X))
 #define PG_GETARG_OPEN_HOURS_P(n) DatumGetOpenHoursP(PG_GETARG_DATUM(n))
 
-extern OpenHours *open_hours_from_week(const WeekSchedule *week);
 extern void open_hours_to_week(const OpenHours *hours, WeekSchedule *week);
 
 #endif							/* OPEN_HOURS_H */

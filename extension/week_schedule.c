@@ -15,8 +15,13 @@
 static const char *const day_short[WS_DAYS] = {
 	"mon", "tue", "wed", "thu", "fri", "sat", "sun"
 };
+/* marked for the extension's message catalogue: guard.c names days with them */
+#ifndef gettext_noop
+#define gettext_noop(text) (text)
+#endif
 static const char *const day_long[WS_DAYS] = {
-	"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+	gettext_noop("Monday"), gettext_noop("Tuesday"), gettext_noop("Wednesday"), gettext_noop("Thursday"),
+	gettext_noop("Friday"), gettext_noop("Saturday"), gettext_noop("Sunday")
 };
 
 const char *
@@ -124,10 +129,13 @@ word_equals(const char *word, size_t n, const char *name)
 	for (size_t i = 0; i < n; i++)
 	{
 		char		ch = word[i];
+		char		expected = name[i];
 
 		if (ch >= 'A' && ch <= 'Z')
 			ch = (char) (ch - 'A' + 'a');
-		if (ch != name[i])
+		if (expected >= 'A' && expected <= 'Z')
+			expected = (char) (expected - 'A' + 'a');
+		if (ch != expected)
 			return false;
 	}
 	return true;

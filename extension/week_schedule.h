@@ -61,6 +61,7 @@ extern size_t ws_format_day(const WeekSchedule *week, int day, char *buf, size_t
 extern bool ws_is_valid(const WeekSchedule *week);
 extern bool ws_equal(const WeekSchedule *a, const WeekSchedule *b);
 extern int	ws_total_intervals(const WeekSchedule *week);
+/* The English name of a day (0 = Monday), capitalized; parsing accepts it in any case. */
 extern const char *ws_day_name(int day);
 
 #endif							/* WEEK_SCHEDULE_H */

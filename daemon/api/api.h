@@ -207,7 +207,6 @@ extern char *api_update_sql(const char *relation, const Field *fields, int nfiel
 
 /* api_errors.c: DRF-shaped answers. */
 extern void api_reply_detail(ApiRequest *request, int status, const char *message_id);
-extern void api_reply_field_error(ApiRequest *request, const char *field, const char *message_id, ...);
 extern void api_reply_db_error(ApiRequest *request, const ApiResult *result);
 
 /* api_messages.c: the DRF layer's own messages by language (message ids are English). */

@@ -26,21 +26,6 @@ api_reply_detail(ApiRequest *request, int status, const char *message_id)
 	http_reply_json(request->reply, status, json_pack("{s:s}", "detail", api_message(request->language, message_id)));
 }
 
-void
-api_reply_field_error(ApiRequest *request, const char *field, const char *message_id,...)
-{
-	va_list		args;
-	char		text[512];
-
-	va_start(args, message_id);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-	vsnprintf(text, sizeof(text), api_message(request->language, message_id), args);
-#pragma GCC diagnostic pop
-	va_end(args);
-	http_reply_json(request->reply, 400, json_pack("{s:[s]}", field, text));
-}
-
 /* Constraints that belong to one field of the input. */
 static const struct
 {

@@ -167,7 +167,7 @@ db_ready(Db *db)
 }
 
 /* Logs a failed result; closes the connection if it broke.  Always false. */
-bool
+static bool
 db_fail(Db *db, PGresult *result, const char *what)
 {
 	const char *state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
@@ -194,23 +194,6 @@ db_query(Db *db, const char *sql, int nparams, const char *const *values)
 	if (PQresultStatus(result) != PGRES_TUPLES_OK && PQresultStatus(result) != PGRES_COMMAND_OK)
 	{
 		db_fail(db, result, sql);
-		return NULL;
-	}
-	return result;
-}
-
-PGresult *
-db_exec(Db *db, const char *sql, int nparams, const char *const *values)
-{
-	PGresult   *result;
-
-	if (!db_ready(db))
-		return NULL;
-	result = PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0);
-	if (PQstatus(db->conn) != CONNECTION_OK)
-	{
-		lost(db, PQerrorMessage(db->conn));
-		PQclear(result);
 		return NULL;
 	}
 	return result;

@@ -31,13 +31,11 @@ extern PGresult *db_query(Db *db, const char *sql, int nparams, const char *cons
 extern bool db_command(Db *db, const char *sql, int nparams, const char *const *values);
 
 /*
- * Runs a statement and returns its result even when it failed, for a caller
- * that answers by SQLSTATE; NULL when there is no connection (then, or if
- * the connection broke, it is closed for a later reconnect).
+ * Runs a statement prepared once per connection (id, 0-31, names it) and
+ * returns its result even when it failed, for a caller that answers by
+ * SQLSTATE; NULL when there is no connection (then, or if the connection
+ * broke, it is closed for a later reconnect).
  */
-extern PGresult *db_exec(Db *db, const char *sql, int nparams, const char *const *values);
-
-/* db_exec of a statement prepared once per connection; id (0-31) names it. */
 extern PGresult *db_exec_prepared(Db *db, unsigned id, const char *sql, int nparams, const char *const *values);
 /*
  * Statements prepared on this connection, by their text, for pipelines
@@ -55,7 +53,6 @@ extern void db_statements_settle(Db *db);
 extern int	db_socket(Db *db);
 typedef void (*NotifyHandler) (void *context, const char *channel, const char *payload);
 extern bool db_notifications(Db *db, NotifyHandler handler, void *context);
-extern bool db_fail(Db *db, PGresult *result, const char *what);
 
 /* A fixed set of connections shared by threads: take one, use it, give it back. */
 typedef struct DbPool DbPool;

@@ -104,6 +104,8 @@ extern void store_reset(void);
 extern SimLocation *store_location(const char *id);
 extern int	store_location_index(const SimLocation *location);
 extern json_t *store_find_calendar(const char *calendar_id, SimLocation **location);
+/* A calendar's duration field (slotDuration, slotInterval) in minutes, its unit field saying mins or hours. */
+extern int64_t calendar_minutes(json_t *calendar, const char *amount, const char *unit, int fallback);
 extern char *store_new_id(void);
 extern json_t *store_issue_token(SimLocation *location, const char *scope, int ttl_s, const char *kind,
 								 bool with_refresh);
@@ -118,7 +120,6 @@ extern void respond_json(SimResponse *response, int status, json_t *body);
 extern void respond_error(SimResponse *response, int status, const char *message);
 extern void respond_errors(SimResponse *response, int status, json_t *messages);
 extern void sim_response_free(SimResponse *response);
-extern char *sanitized(const char *text, size_t max);
 extern void respond_no_route(SimResponse *response, const SimRequest *request);
 
 /* sim_auth.c */

@@ -21,17 +21,6 @@ known_status(const char *status)
 	return false;
 }
 
-static int64_t
-minutes_of(json_t *calendar, const char *amount, const char *unit, int fallback)
-{
-	json_int_t	n = json_integer_value(json_object_get(calendar, amount));
-	const char *u = json_string_value(json_object_get(calendar, unit));
-
-	if (n <= 0)
-		n = fallback;
-	return u && strcmp(u, "hours") == 0 ? n * 60 : n;
-}
-
 /* Active appointments whose field (calendarId, assignedUserId) is value, overlapping [start, end). */
 int
 appointments_overlapping(const char *field, const char *value, int64_t start, int64_t end, const char *skip)
@@ -113,7 +102,7 @@ parse_times(json_t *input, json_t *calendar, const char *fallback_start, int64_t
 		}
 	}
 	else
-		*end = *start + minutes_of(calendar, "slotDuration", "slotDurationUnit", 30) * 60000;
+		*end = *start + calendar_minutes(calendar, "slotDuration", "slotDurationUnit", 30) * 60000;
 	if (*end <= *start)
 	{
 		json_array_append_new(errors, json_string("endTime must be after startTime"));

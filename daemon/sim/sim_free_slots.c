@@ -14,17 +14,6 @@
 
 #include "common/iso_time.h"
 
-static int
-minutes(json_t *calendar, const char *amount, const char *unit, int fallback)
-{
-	json_int_t	n = json_integer_value(json_object_get(calendar, amount));
-	const char *u = json_string_value(json_object_get(calendar, unit));
-
-	if (n <= 0)
-		n = fallback;
-	return (int) (u && strcmp(u, "hours") == 0 ? n * 60 : n);
-}
-
 static bool
 open_on(json_t *entry, int weekday)
 {
@@ -91,8 +80,8 @@ free_slots(json_t *calendar, int64_t from_ms, int64_t to_ms, const char *timezon
 {
 	char	   *saved = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
 	json_t	   *result = json_object();
-	int			length = minutes(calendar, "slotDuration", "slotDurationUnit", 30);
-	int			step = minutes(calendar, "slotInterval", "slotIntervalUnit", length);
+	int			length = (int) calendar_minutes(calendar, "slotDuration", "slotDurationUnit", 30);
+	int			step = (int) calendar_minutes(calendar, "slotInterval", "slotIntervalUnit", length);
 	time_t		first = (time_t) (from_ms / 1000);
 	struct tm	day;
 

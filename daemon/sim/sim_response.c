@@ -30,7 +30,7 @@ respond_json(SimResponse *response, int status, json_t *body)
 }
 
 /* Request text safe to echo in a message: printable ASCII, at most max bytes. */
-char *
+static char *
 sanitized(const char *text, size_t max)
 {
 	size_t		n = text ? strnlen(text, max) : 0;

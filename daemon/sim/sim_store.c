@@ -340,3 +340,14 @@ default_seed(const char *location_id)
 	return json_pack("{s:[{s:s, s:s, s:s, s:o}]}", "locations", "id", location_id,
 					 "name", "Reflexo Perú - Demo", "timezone", "America/Lima", "calendars", calendars);
 }
+
+int64_t
+calendar_minutes(json_t *calendar, const char *amount, const char *unit, int fallback)
+{
+	json_int_t	n = json_integer_value(json_object_get(calendar, amount));
+	const char *u = json_string_value(json_object_get(calendar, unit));
+
+	if (n <= 0)
+		n = fallback;
+	return u && strcmp(u, "hours") == 0 ? n * 60 : n;
+}

@@ -300,24 +300,12 @@ ghl_client_send(GhlClient *client, const GhlCall *call, GhlCallback callback, vo
 	return true;
 }
 
-int
-ghl_client_inflight(GhlClient *client)
-{
-	return client->inflight;
-}
-
 void
 ghl_client_wait(GhlClient *client, struct curl_waitfd *extra, unsigned int nextra, int timeout_ms)
 {
 	int			ready;
 
 	curl_multi_poll(client->multi, extra, nextra, timeout_ms, &ready);
-}
-
-void
-ghl_client_wakeup(GhlClient *client)
-{
-	curl_multi_wakeup(client->multi);
 }
 
 void

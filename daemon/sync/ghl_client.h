@@ -47,7 +47,6 @@ typedef struct GhlCall
 extern GhlClient *ghl_client_new(int timeout_ms);
 extern void ghl_client_free(GhlClient *client);
 extern bool ghl_client_send(GhlClient *client, const GhlCall *call, GhlCallback callback, void *context);
-extern int	ghl_client_inflight(GhlClient *client);
 
 /* One call, waited for in the calling thread (which may be any thread). */
 extern bool ghl_call(const GhlCall *call, int timeout_ms, GhlCallback callback, void *context);
@@ -55,7 +54,6 @@ extern bool ghl_call(const GhlCall *call, int timeout_ms, GhlCallback callback, 
 /* Waits up to timeout_ms for GHL sockets or the extra descriptors. */
 extern void ghl_client_wait(GhlClient *client, struct curl_waitfd *extra, unsigned int nextra, int timeout_ms);
 extern void ghl_client_dispatch(GhlClient *client);
-extern void ghl_client_wakeup(GhlClient *client);
 
 /* GHL's error text: message (joined if an array), else error, else detail, else the status. */
 extern char *ghl_error_message(const GhlResponse *response);

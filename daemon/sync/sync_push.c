@@ -213,7 +213,7 @@ push_claim(Daemon *d)
 	PQclear(r);
 }
 
-/* The name of what a job does, as the seed's logs and metrics call it. */
+/* The name of what a job does, as the Django service's logs and metrics call it. */
 static const char *
 operation_name(const Job *job, bool lookup)
 {
@@ -240,7 +240,7 @@ stat_operation(const char *name)
 		: strcmp(name, "skip") == 0 ? "skip" : "update";
 }
 
-void
+static void
 job_finish(Daemon *d, Job *job, Outcome outcome, const char *error, int64_t retry_after_ms)
 {
 	static const StatResult results[] = {RESULT_SUCCESS, RESULT_SUCCESS, RESULT_RETRY, RESULT_DEAD, RESULT_RELEASED};
