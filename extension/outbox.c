@@ -32,7 +32,7 @@
 
 PG_FUNCTION_INFO_V1(appointment_outbox);
 
-#define DOORBELL_CHANNEL "reflexo_outbox"
+#define DOORBELL_CHANNEL "reflexo_outbox"	/* a label of reflexo.doorbell */
 
 /*
  * Appointments this transaction has already written an outbox row for.  A

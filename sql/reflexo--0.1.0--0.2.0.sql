@@ -5,6 +5,235 @@
 
 \echo Use "ALTER EXTENSION reflexo UPDATE" to load this file. \quit
 
+-- ---------------------------------------------------------------- doorbells
+-- The NOTIFY channels are named once, by the type reflexo.doorbell, and rung
+-- by reflexo.ring (see sql/parts/30_sync_tables.sql).
+CREATE TYPE reflexo.doorbell AS ENUM ('reflexo_outbox', 'reflexo_calendars', 'reflexo_credentials', 'reflexo_reconcile');
+COMMENT ON TYPE reflexo.doorbell IS
+  'NOTIFY channels reflexo-sync listens on: reflexo_outbox (a change is due), reflexo_calendars (sync the '
+  'calendars of the GHL location in the payload now), reflexo_credentials (the payload location''s tokens changed), '
+  'reflexo_reconcile (reconcile now; rung by operators).';
+CREATE FUNCTION reflexo.ring(doorbell reflexo.doorbell, payload pg_catalog.text DEFAULT '') RETURNS void
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT pg_catalog.pg_notify(doorbell::pg_catalog.text, COALESCE(payload, '')) $$;
+COMMENT ON FUNCTION reflexo.ring(reflexo.doorbell, pg_catalog.text) IS
+  'NOTIFY on a doorbell, delivered at commit (once per transaction for equal payloads).';
+
+CREATE OR REPLACE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFAULT NULL) RETURNS pg_catalog.int4
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    n int;
+  BEGIN
+    WITH revived AS (
+      UPDATE reflexo.outbox o
+         SET state = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+       WHERE o.state = 'dead' AND (requeue_outbox.outbox_id IS NULL OR o.id = requeue_outbox.outbox_id)
+      RETURNING o.appointment_id
+    ), marked AS (
+      UPDATE reflexo.appointments a SET sync_state = 'pending'
+       WHERE a.id IN (SELECT appointment_id FROM revived)
+    )
+    SELECT count(*) INTO n FROM revived;
+    IF n > 0 THEN
+      PERFORM reflexo.ring('reflexo_outbox');
+    END IF;
+    RETURN n;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.requeue_outbox(pg_catalog.int8) IS
+  'Gives dead outbox rows (one, or all when NULL) a fresh set of attempts; returns how many.';
+
+CREATE OR REPLACE FUNCTION reflexo.wake_outbox(location_id pg_catalog.int8) RETURNS pg_catalog.int4
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    n int;
+  BEGIN
+    UPDATE reflexo.outbox o SET next_attempt_at = now(), updated_at = now()
+     WHERE o.location_id = wake_outbox.location_id AND o.state = 'pending' AND o.next_attempt_at > now();
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+      PERFORM reflexo.ring('reflexo_outbox');
+    END IF;
+    RETURN n;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.wake_outbox(pg_catalog.int8) IS
+  'Makes the location''s waiting rows due now (e.g. its credentials work again); returns how many.';
+
+CREATE OR REPLACE FUNCTION reflexo.reconcile_ghl_events(ghl_calendar_id pg_catalog.text, window_start pg_catalog.timestamptz,
+                                             window_end pg_catalog.timestamptz, events pg_catalog.jsonb)
+  RETURNS pg_catalog.jsonb
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    cal reflexo.calendars;
+    loc reflexo.locations;
+    e jsonb;
+    applied int := 0;
+    pushed int := 0;
+    duplicates jsonb;
+  BEGIN
+    SELECT * INTO cal FROM reflexo.calendars c WHERE c.ghl_calendar_id = reconcile_ghl_events.ghl_calendar_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'unknown GHL calendar %', reconcile_ghl_events.ghl_calendar_id
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Sync the location''s calendars first.';
+    END IF;
+    IF events IS NULL OR jsonb_typeof(events) <> 'array' THEN
+      RAISE EXCEPTION 'GHL events must be a JSON array'
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the "events" of GET /calendars/events.';
+    END IF;
+    SELECT * INTO loc FROM reflexo.locations l WHERE l.id = cal.location_id;
+
+    -- 1. GHL changes we never heard of (a webhook lost on the way): unknown
+    --    here, or newer than the last GHL state we applied; applied like a
+    --    webhook, so every rule (last writer wins, echoes, guard) holds
+    FOR e IN
+      SELECT g.value FROM jsonb_array_elements(events) g
+       WHERE g.value ->> 'calendarId' = reconcile_ghl_events.ghl_calendar_id
+         AND NOT EXISTS (SELECT 1 FROM reflexo.appointments a
+                          WHERE a.ghl_appointment_id = g.value ->> 'id'
+                            AND a.ghl_updated_at IS NOT NULL
+                            AND a.ghl_updated_at >= reflexo.ghl_timestamp_or_null(g.value ->> 'dateUpdated', loc.timezone))
+    LOOP
+      IF reflexo.apply_ghl_webhook(jsonb_build_object(
+           'type', 'AppointmentUpdate', 'locationId', loc.ghl_location_id,
+           'webhookId', 'reconcile:' || (e ->> 'id') || ':' || coalesce(e ->> 'dateUpdated', ''),
+           'appointment', e)) = 'applied' THEN
+        applied := applied + 1;
+      END IF;
+    END LOOP;
+
+    -- 2. ours that GHL does not have (a push lost after it was acknowledged,
+    --    or an event removed in GHL without a webhook): pushed again as new
+    WITH missing AS (
+      UPDATE reflexo.appointments a SET ghl_appointment_id = NULL, sync_state = 'pending'
+       WHERE a.calendar_id = cal.id AND a.ghl_appointment_id IS NOT NULL
+         AND a.starts_at >= window_start AND a.starts_at < window_end
+         AND a.status NOT IN ('cancelled', 'invalid') AND a.sync_state = 'synced'
+         AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(events) g WHERE g.value ->> 'id' = a.ghl_appointment_id)
+         AND NOT EXISTS (SELECT 1 FROM reflexo.outbox o WHERE o.appointment_id = a.id AND o.state <> 'done')
+      RETURNING a.*
+    )
+    INSERT INTO reflexo.outbox (appointment_id, location_id, operation, payload)
+    SELECT m.id, m.location_id, 'create', to_jsonb(m) FROM missing m;
+    GET DIAGNOSTICS pushed = ROW_COUNT;
+    IF pushed > 0 THEN
+      PERFORM reflexo.ring('reflexo_outbox');
+    END IF;
+
+    -- 3. the same booking twice in GHL: reported, never removed on a guess
+    SELECT coalesce(jsonb_agg(jsonb_build_object('contactId', contact, 'startTime', start, 'ids', ids)), '[]')
+      INTO duplicates
+      FROM (SELECT g.value ->> 'contactId' AS contact, g.value ->> 'startTime' AS start,
+                   jsonb_agg(g.value ->> 'id' ORDER BY g.value ->> 'id') AS ids
+              FROM jsonb_array_elements(events) g
+             WHERE coalesce(g.value ->> 'appointmentStatus', '') NOT IN ('cancelled', 'invalid')
+             GROUP BY 1, 2 HAVING count(*) > 1) d;
+
+    RETURN jsonb_build_object('calendar', reconcile_ghl_events.ghl_calendar_id, 'events', jsonb_array_length(events),
+                              'applied', applied, 'pushed_again', pushed, 'duplicates', duplicates);
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.reconcile_ghl_events(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.jsonb) IS
+  'Repairs drift between a GHL calendar''s complete event list over a window and this database: applies GHL '
+  'changes never received (as webhooks), pushes again local appointments GHL does not have, and reports '
+  'duplicate bookings in GHL. Returns {calendar, events, applied, pushed_again, duplicates}.';
+
+CREATE OR REPLACE FUNCTION reflexo.save_ghl_credentials(ghl_location_id pg_catalog.text, kind pg_catalog.text,
+                                             access_token pg_catalog.bytea, refresh_token pg_catalog.bytea,
+                                             expires_at pg_catalog.timestamptz, scope pg_catalog.text DEFAULT NULL,
+                                             refreshed pg_catalog.bool DEFAULT false)
+  RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc int8;
+  BEGIN
+    SELECT id INTO loc FROM reflexo.locations l WHERE l.ghl_location_id = save_ghl_credentials.ghl_location_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'unknown GHL location %', save_ghl_credentials.ghl_location_id
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Add the location to reflexo.locations first.';
+    END IF;
+    INSERT INTO reflexo.ghl_tokens AS t (location_id, kind, access_token, refresh_token, expires_at, scope,
+                                         refreshed_at, updated_at)
+    VALUES (loc, kind, access_token, refresh_token, expires_at, scope,
+            CASE WHEN refreshed THEN now() END, now())
+    ON CONFLICT (location_id) DO UPDATE
+      SET kind = EXCLUDED.kind, access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token,
+          expires_at = EXCLUDED.expires_at, scope = coalesce(EXCLUDED.scope, t.scope),
+          refreshed_at = coalesce(EXCLUDED.refreshed_at, t.refreshed_at), updated_at = now();
+    -- running daemons read them at once: a rotated token ends an outage without a restart
+    PERFORM reflexo.ring('reflexo_credentials', save_ghl_credentials.ghl_location_id);
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.save_ghl_credentials(pg_catalog.text, pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.text, pg_catalog.bool) IS
+  'Stores a location''s (encrypted) GHL credentials, replacing what was there, and tells running daemons '
+  '(NOTIFY reflexo_credentials, payload: the GHL location id).';
+
+CREATE OR REPLACE FUNCTION api.sync_calendars(location_id pg_catalog.int8) RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings := reflexo.api_visible_location(location_id);
+  BEGIN
+    PERFORM reflexo.ring('reflexo_calendars', loc.ghl_location_id);
+    RETURN pg_catalog.json_build_object('queued', true, 'ghl_location_id', loc.ghl_location_id);
+  END
+  $$;
+COMMENT ON FUNCTION api.sync_calendars(pg_catalog.int8) IS
+  'POST /rpc/sync_calendars {location_id}: asks reflexo-sync to fetch the location''s calendars from GHL now.';
+
+-- ---------------------------------------------------------------- reflexo-sync reads only through functions
+-- 0.1.0's daemon read reflexo.locations, calendars and ghl_tokens directly;
+-- its contract is now functions only, and reflexo_sync loses the tables.
+CREATE FUNCTION reflexo.connected_locations(OUT ghl_location_id pg_catalog.text, OUT kind pg_catalog.text,
+                                            OUT access_token pg_catalog.bytea)
+  RETURNS SETOF record
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT l.ghl_location_id, t.kind, t.access_token
+      FROM reflexo.locations l JOIN reflexo.ghl_tokens t ON t.location_id = l.id
+     WHERE l.is_active
+     ORDER BY 1
+  $$;
+COMMENT ON FUNCTION reflexo.connected_locations() IS
+  'Active locations with stored GHL credentials (their kind and encrypted access token): those reflexo-sync serves.';
+
+CREATE FUNCTION reflexo.connected_calendars(OUT ghl_location_id pg_catalog.text, OUT ghl_calendar_id pg_catalog.text)
+  RETURNS SETOF record
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT l.ghl_location_id, c.ghl_calendar_id
+      FROM reflexo.calendars c
+      JOIN reflexo.locations l ON l.id = c.location_id
+      JOIN reflexo.ghl_tokens t ON t.location_id = l.id
+     WHERE c.is_active AND l.is_active AND c.ghl_calendar_id IS NOT NULL
+     ORDER BY 1, 2
+  $$;
+COMMENT ON FUNCTION reflexo.connected_calendars() IS
+  'Active GHL calendars of the connected locations: what reflexo-sync reconciles.';
+REVOKE ALL ON FUNCTION reflexo.connected_locations(), reflexo.connected_calendars() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reflexo.connected_locations(), reflexo.connected_calendars() TO reflexo_sync;
+REVOKE SELECT ON reflexo.ghl_tokens, reflexo.locations, reflexo.calendars FROM reflexo_sync;
+
+-- ---------------------------------------------------------------- naming
+-- The old system is "the Django service" in every comment.
+COMMENT ON FUNCTION reflexo.apply_ghl_webhook(pg_catalog.jsonb) IS
+  'Applies one GHL webhook body exactly once (keyed by webhookId) and returns applied, duplicate (seen before, '
+  'or an echo of our own change), stale (older than what is here: last writer wins on dateUpdated) or ignored '
+  '(unknown calendar or location: kept and applied after the next calendar sync). AppointmentDelete cancels. '
+  'Accepts GHL''s "appointment" shape and the Django guide''s "data" shape. A malformed body raises 22023.';
+COMMENT ON FUNCTION reflexo.metrics(pg_catalog.interval) IS
+  'The Django guide''s metrics document: ghl_operations, webhooks and system_health (success percentages; '
+  'overall_health is their mean; 100 when there was nothing to count), over the period (default 24 hours).';
+COMMENT ON SCHEMA api IS
+  'The HTTP surface of Reflexo (PostgREST exposes this schema): the Django service''s endpoints as views and functions.';
+COMMENT ON VIEW api.citas IS
+  'Appointments (GET/POST /citas, PATCH /citas?id=eq.N), with the Django service''s field names. fecha is the local date.';
+COMMENT ON FUNCTION api.metrics() IS 'GET /rpc/metrics: the Django service''s metrics document (last 24 h).';
+
 -- ---------------------------------------------------------------- booking times
 -- Appointment times are finite and between 2000 and 2100, and no longer than
 -- the location's max_duration (new, default 1 day).  A 0.1.0 database may
@@ -189,7 +418,7 @@ CREATE OR REPLACE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT re
        WHERE t.location_id = l.id AND l.ghl_location_id = body ->> 'locationId';
       result := CASE WHEN FOUND THEN 'applied' ELSE 'ignored' END;
       reason := CASE WHEN FOUND THEN 'credentials forgotten' ELSE 'no credentials for the location' END;
-      PERFORM pg_notify('reflexo_credentials', coalesce(body ->> 'locationId', ''));
+      PERFORM reflexo.ring('reflexo_credentials', body ->> 'locationId');
       RETURN;
     END IF;
     IF event NOT IN ('AppointmentCreate', 'AppointmentUpdate', 'AppointmentDelete') THEN

@@ -164,7 +164,6 @@ extern bool push_wants_claim(const Daemon *d);
 extern void push_dispatch(Daemon *d);
 extern bool push_flush(Daemon *d);
 extern void push_release_queued(Daemon *d);
-extern void job_finish(Daemon *d, Job *job, Outcome outcome, const char *error, int64_t retry_after_ms);
 extern void job_free(Job *job);
 extern void daemon_record_operation(Daemon *d, const char *operation, bool success, double duration_ms,
 									int attempt, int rate_remaining);

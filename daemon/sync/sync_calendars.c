@@ -54,9 +54,8 @@ calendars_schedule(Daemon *d, const char *ghl_location_id)
 {
 	const char *params[1] = {ghl_location_id ? ghl_location_id : ""};
 	PGresult   *r = db_query(&d->worker,
-							 "SELECT l.ghl_location_id FROM reflexo.locations l"
-							 " JOIN reflexo.ghl_tokens t ON t.location_id = l.id"
-							 " WHERE l.is_active AND ($1 = '' OR l.ghl_location_id = $1)", 1, params);
+							 "SELECT ghl_location_id FROM reflexo.connected_locations()"
+							 " WHERE $1 = '' OR ghl_location_id = $1", 1, params);
 
 	if (r == NULL)
 		return;

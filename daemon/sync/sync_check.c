@@ -1,7 +1,7 @@
 /*
  * sync_check.c — reflexo-sync --check-config: the settings, then everything
  * the daemon will need, tried for real, one line each (it replaces the
- * seed's test_ghl.py).  Nothing is written anywhere; tokens are used but
+ * Django service's test_ghl.py).  Nothing is written anywhere; tokens are used but
  * never printed.  Exit status 0 when every check passes, 1 otherwise.
  */
 #include <netinet/in.h>
@@ -115,13 +115,12 @@ check_ghl_location(Check *check, const Config *config, const char *ghl_id, const
 static void
 check_locations(Check *check, const Config *config, PGconn *conn)
 {
-	PGresult   *r = query(conn, "SELECT l.ghl_location_id, t.kind, t.access_token FROM reflexo.locations l"
-						  " JOIN reflexo.ghl_tokens t ON t.location_id = l.id WHERE l.is_active ORDER BY 1", 0, NULL);
+	PGresult   *r = query(conn, "SELECT ghl_location_id, kind, access_token FROM reflexo.connected_locations()", 0, NULL);
 	int			n = r ? PQntuples(r) : 0;
 
 	if (r == NULL)
 	{
-		report(check, false, "credentials", "cannot read reflexo.ghl_tokens: %s", PQerrorMessage(conn));
+		report(check, false, "credentials", "cannot read the stored credentials: %s", PQerrorMessage(conn));
 		return;
 	}
 	if (n == 0 && *config->ghl_access_token && *config->ghl_location_id)
@@ -205,17 +204,16 @@ check_database(Check *check, const Config *config)
 	check_jwt_secret_setting(conn);
 
 	r = query(conn, "SELECT count(*) FILTER (WHERE NOT pg_catalog.has_function_privilege(p.oid, 'EXECUTE')),"
-			  " pg_catalog.string_agg(p.proname, ', ') FILTER (WHERE NOT pg_catalog.has_function_privilege(p.oid, 'EXECUTE')),"
-			  " pg_catalog.has_table_privilege('reflexo.locations', 'SELECT')"
-			  " AND pg_catalog.has_table_privilege('reflexo.ghl_tokens', 'SELECT')"
+			  " pg_catalog.string_agg(p.proname, ', ') FILTER (WHERE NOT pg_catalog.has_function_privilege(p.oid, 'EXECUTE'))"
 			  " FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'reflexo'::regnamespace AND p.proname IN"
 			  " ('claim_outbox', 'finish_outbox', 'apply_ghl_webhook', 'upsert_ghl_calendars',"
-			  "  'reconcile_ghl_events', 'save_ghl_credentials', 'ghl_credentials', 'record_ghl_operations')", 0, NULL);
-	if (r && strcmp(PQgetvalue(r, 0, 0), "0") == 0 && strcmp(PQgetvalue(r, 0, 2), "t") == 0)
+			  "  'reconcile_ghl_events', 'save_ghl_credentials', 'ghl_credentials', 'record_ghl_operations',"
+			  "  'connected_locations', 'connected_calendars')", 0, NULL);
+	if (r && strcmp(PQgetvalue(r, 0, 0), "0") == 0)
 		report(check, true, "privileges", "%s may do all the daemon does", PQuser(conn));
 	else
 		report(check, false, "privileges", "%s lacks rights (%s): GRANT reflexo_sync TO %s", PQuser(conn),
-			   r && !PQgetisnull(r, 0, 1) ? PQgetvalue(r, 0, 1) : "tables", PQuser(conn));
+			   r && !PQgetisnull(r, 0, 1) ? PQgetvalue(r, 0, 1) : "functions", PQuser(conn));
 	PQclear(r);
 
 	r = query(conn, "SELECT pg_catalog.current_setting('shared_preload_libraries') ~ '(^|[ ,])reflexo($|[ ,])'", 0, NULL);

@@ -22,6 +22,7 @@
 #include "common/iso_time.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "doorbells.h"
 #include "sync.h"
 #include "sync_http.h"
 #include "sync_stats.h"
@@ -184,10 +185,10 @@ prepare_listen(Daemon *d)
 	if (db_ready(&d->listen) && d->listen.fresh)
 	{
 		/* LISTEN again after every reconnect, then look: a NOTIFY may have been missed */
-		if (db_command(&d->listen, "LISTEN reflexo_outbox", 0, NULL) &&
-			db_command(&d->listen, "LISTEN reflexo_calendars", 0, NULL) &&
-			db_command(&d->listen, "LISTEN reflexo_credentials", 0, NULL) &&
-			db_command(&d->listen, "LISTEN reflexo_reconcile", 0, NULL))
+		if (db_command(&d->listen, "LISTEN " DOORBELL_OUTBOX, 0, NULL) &&
+			db_command(&d->listen, "LISTEN " DOORBELL_CALENDARS, 0, NULL) &&
+			db_command(&d->listen, "LISTEN " DOORBELL_CREDENTIALS, 0, NULL) &&
+			db_command(&d->listen, "LISTEN " DOORBELL_RECONCILE, 0, NULL))
 		{
 			d->listen.fresh = false;
 			d->sweep = true;
@@ -228,9 +229,9 @@ on_notify(void *context, const char *channel, const char *payload)
 {
 	Daemon	   *d = context;
 
-	if (strcmp(channel, "reflexo_outbox") == 0)
+	if (strcmp(channel, DOORBELL_OUTBOX) == 0)
 		d->sweep = true;
-	else if (strcmp(channel, "reflexo_calendars") == 0)
+	else if (strcmp(channel, DOORBELL_CALENDARS) == 0)
 	{
 		/* one location, or all of them if asked for several */
 		bool		same = d->calendars_for && strcmp(d->calendars_for, payload) == 0;
@@ -241,9 +242,9 @@ on_notify(void *context, const char *channel, const char *payload)
 			d->calendars_for = xstrdup(d->calendars_for ? "" : payload);
 		}
 	}
-	else if (strcmp(channel, "reflexo_reconcile") == 0)
+	else if (strcmp(channel, DOORBELL_RECONCILE) == 0)
 		d->reconcile_now = true;
-	else if (strcmp(channel, "reflexo_credentials") == 0)
+	else if (strcmp(channel, DOORBELL_CREDENTIALS) == 0)
 		location_credentials_changed(d, payload);
 }
 

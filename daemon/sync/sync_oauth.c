@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "ghl_client.h"
 #include "common/log.h"
+#include "doorbells.h"
 #include "sync_credentials.h"
 #include "sync_http.h"
 
@@ -152,7 +153,7 @@ oauth_callback(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 		const char *params[1] = {grant.location_id};
 		bool		ok = db_command(db, "SELECT reflexo.ensure_location($1)", 1, params) &&
 			oauth_grant_save(db, config->token_key, grant.location_id, &grant, false) &&
-			db_command(db, "SELECT pg_notify('reflexo_calendars', $1)", 1, params);
+			db_command(db, "SELECT pg_notify('" DOORBELL_CALENDARS "', $1)", 1, params);
 
 		db_pool_give(http->pool, db);
 		if (ok)

@@ -80,10 +80,7 @@ void
 reconcile_schedule(Daemon *d)
 {
 	PGresult   *r = db_query(&d->worker,
-							 "SELECT l.ghl_location_id, c.ghl_calendar_id FROM reflexo.calendars c"
-							 " JOIN reflexo.locations l ON l.id = c.location_id"
-							 " JOIN reflexo.ghl_tokens t ON t.location_id = l.id"
-							 " WHERE c.is_active AND l.is_active AND c.ghl_calendar_id IS NOT NULL", 0, NULL);
+							 "SELECT ghl_location_id, ghl_calendar_id FROM reflexo.connected_calendars()", 0, NULL);
 	int64_t		now = now_ms();
 
 	if (r == NULL)

@@ -3,6 +3,20 @@
 -- Everything the daemon needs from the database happens here, so that no
 -- code path can forget to sync and no webhook is applied twice.
 
+-- The doorbells: NOTIFY channels reflexo-sync LISTENs on, named here once
+-- for the database side (reflexo-sync names them once for its side).  A
+-- doorbell only says "look now"; the tables are the truth.
+CREATE TYPE reflexo.doorbell AS ENUM ('reflexo_outbox', 'reflexo_calendars', 'reflexo_credentials', 'reflexo_reconcile');
+COMMENT ON TYPE reflexo.doorbell IS
+  'NOTIFY channels reflexo-sync listens on: reflexo_outbox (a change is due), reflexo_calendars (sync the '
+  'calendars of the GHL location in the payload now), reflexo_credentials (the payload location''s tokens changed), '
+  'reflexo_reconcile (reconcile now; rung by operators).';
+CREATE FUNCTION reflexo.ring(doorbell reflexo.doorbell, payload pg_catalog.text DEFAULT '') RETURNS void
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT pg_catalog.pg_notify(doorbell::pg_catalog.text, COALESCE(payload, '')) $$;
+COMMENT ON FUNCTION reflexo.ring(reflexo.doorbell, pg_catalog.text) IS
+  'NOTIFY on a doorbell, delivered at commit (once per transaction for equal payloads).';
+
 CREATE TYPE reflexo.outbox_operation AS ENUM ('create', 'update', 'cancel', 'delete');
 COMMENT ON TYPE reflexo.outbox_operation IS 'What a local change asks GHL to do.';
 CREATE TYPE reflexo.outbox_state AS ENUM ('pending', 'leased', 'done', 'dead');
@@ -182,6 +196,8 @@ CREATE TABLE reflexo.ghl_tokens (
 COMMENT ON TABLE reflexo.ghl_tokens IS
   'GHL credentials per location, encrypted by reflexo-sync (AES-256-GCM, key from REFLEXO_TOKEN_KEY); '
   'the database never sees a token in clear.';
+-- its owner's alone, said explicitly: reflexo-sync reads it through functions
+REVOKE ALL ON reflexo.ghl_tokens FROM PUBLIC;
 COMMENT ON COLUMN reflexo.ghl_tokens.location_id IS 'The location.';
 COMMENT ON COLUMN reflexo.ghl_tokens.kind IS 'oauth (refreshable) or private (a Private Integration Token).';
 COMMENT ON COLUMN reflexo.ghl_tokens.access_token IS 'Encrypted access token.';

@@ -302,7 +302,7 @@ CREATE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFAULT NULL) R
     )
     SELECT count(*) INTO n FROM revived;
     IF n > 0 THEN
-      NOTIFY reflexo_outbox;
+      PERFORM reflexo.ring('reflexo_outbox');
     END IF;
     RETURN n;
   END
@@ -337,7 +337,7 @@ CREATE FUNCTION reflexo.wake_outbox(location_id pg_catalog.int8) RETURNS pg_cata
      WHERE o.location_id = wake_outbox.location_id AND o.state = 'pending' AND o.next_attempt_at > now();
     GET DIAGNOSTICS n = ROW_COUNT;
     IF n > 0 THEN
-      NOTIFY reflexo_outbox;
+      PERFORM reflexo.ring('reflexo_outbox');
     END IF;
     RETURN n;
   END

@@ -59,7 +59,7 @@ CREATE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT result pg_cat
        WHERE t.location_id = l.id AND l.ghl_location_id = body ->> 'locationId';
       result := CASE WHEN FOUND THEN 'applied' ELSE 'ignored' END;
       reason := CASE WHEN FOUND THEN 'credentials forgotten' ELSE 'no credentials for the location' END;
-      PERFORM pg_notify('reflexo_credentials', coalesce(body ->> 'locationId', ''));
+      PERFORM reflexo.ring('reflexo_credentials', body ->> 'locationId');
       RETURN;
     END IF;
     IF event NOT IN ('AppointmentCreate', 'AppointmentUpdate', 'AppointmentDelete') THEN
@@ -257,7 +257,7 @@ COMMENT ON FUNCTION reflexo.apply_ghl_webhook(pg_catalog.jsonb) IS
   'Applies one GHL webhook body exactly once (keyed by webhookId) and returns applied, duplicate (seen before, '
   'or an echo of our own change), stale (older than what is here: last writer wins on dateUpdated) or ignored '
   '(unknown calendar or location: kept and applied after the next calendar sync). AppointmentDelete cancels. '
-  'Accepts GHL''s "appointment" shape and the seed guide''s "data" shape. A malformed body raises 22023.';
+  'Accepts GHL''s "appointment" shape and the Django guide''s "data" shape. A malformed body raises 22023.';
 
 CREATE FUNCTION reflexo.retry_ignored_webhooks(ghl_location_id pg_catalog.text DEFAULT NULL)
   RETURNS TABLE (webhook_id pg_catalog.text, result pg_catalog.text)

@@ -96,7 +96,7 @@ CREATE FUNCTION reflexo.metrics(since pg_catalog.interval DEFAULT '24 hours') RE
     FROM ghl, hooks, rates
   $$;
 COMMENT ON FUNCTION reflexo.metrics(pg_catalog.interval) IS
-  'The seed guide''s metrics document: ghl_operations, webhooks and system_health (success percentages; '
+  'The Django guide''s metrics document: ghl_operations, webhooks and system_health (success percentages; '
   'overall_health is their mean; 100 when there was nothing to count), over the period (default 24 hours).';
 
 CREATE FUNCTION reflexo.health() RETURNS pg_catalog.jsonb

@@ -17,6 +17,33 @@ CREATE FUNCTION reflexo.ghl_credentials(ghl_location_id pg_catalog.text,
 COMMENT ON FUNCTION reflexo.ghl_credentials(pg_catalog.text) IS
   'The location''s id and its stored (encrypted) GHL credentials; no row if the location is unknown.';
 
+CREATE FUNCTION reflexo.connected_locations(OUT ghl_location_id pg_catalog.text, OUT kind pg_catalog.text,
+                                            OUT access_token pg_catalog.bytea)
+  RETURNS SETOF record
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT l.ghl_location_id, t.kind, t.access_token
+      FROM reflexo.locations l JOIN reflexo.ghl_tokens t ON t.location_id = l.id
+     WHERE l.is_active
+     ORDER BY 1
+  $$;
+COMMENT ON FUNCTION reflexo.connected_locations() IS
+  'Active locations with stored GHL credentials (their kind and encrypted access token): those reflexo-sync serves.';
+
+CREATE FUNCTION reflexo.connected_calendars(OUT ghl_location_id pg_catalog.text, OUT ghl_calendar_id pg_catalog.text)
+  RETURNS SETOF record
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT l.ghl_location_id, c.ghl_calendar_id
+      FROM reflexo.calendars c
+      JOIN reflexo.locations l ON l.id = c.location_id
+      JOIN reflexo.ghl_tokens t ON t.location_id = l.id
+     WHERE c.is_active AND l.is_active AND c.ghl_calendar_id IS NOT NULL
+     ORDER BY 1, 2
+  $$;
+COMMENT ON FUNCTION reflexo.connected_calendars() IS
+  'Active GHL calendars of the connected locations: what reflexo-sync reconciles.';
+
 CREATE FUNCTION reflexo.save_ghl_credentials(ghl_location_id pg_catalog.text, kind pg_catalog.text,
                                              access_token pg_catalog.bytea, refresh_token pg_catalog.bytea,
                                              expires_at pg_catalog.timestamptz, scope pg_catalog.text DEFAULT NULL,
@@ -41,7 +68,7 @@ CREATE FUNCTION reflexo.save_ghl_credentials(ghl_location_id pg_catalog.text, ki
           expires_at = EXCLUDED.expires_at, scope = coalesce(EXCLUDED.scope, t.scope),
           refreshed_at = coalesce(EXCLUDED.refreshed_at, t.refreshed_at), updated_at = now();
     -- running daemons read them at once: a rotated token ends an outage without a restart
-    PERFORM pg_notify('reflexo_credentials', save_ghl_credentials.ghl_location_id);
+    PERFORM reflexo.ring('reflexo_credentials', save_ghl_credentials.ghl_location_id);
   END
   $$;
 COMMENT ON FUNCTION reflexo.save_ghl_credentials(pg_catalog.text, pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.timestamptz, pg_catalog.text, pg_catalog.bool) IS

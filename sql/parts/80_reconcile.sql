@@ -73,7 +73,7 @@ CREATE FUNCTION reflexo.reconcile_ghl_events(ghl_calendar_id pg_catalog.text, wi
     SELECT m.id, m.location_id, 'create', to_jsonb(m) FROM missing m;
     GET DIAGNOSTICS pushed = ROW_COUNT;
     IF pushed > 0 THEN
-      NOTIFY reflexo_outbox;
+      PERFORM reflexo.ring('reflexo_outbox');
     END IF;
 
     -- 3. the same booking twice in GHL: reported, never removed on a guess

@@ -34,7 +34,7 @@ GRANT reflexo_anon, reflexo_staff, reflexo_admin TO reflexo_authenticator;
 
 CREATE SCHEMA api;
 COMMENT ON SCHEMA api IS
-  'The HTTP surface of Reflexo (PostgREST exposes this schema): the seed service''s endpoints as views and functions.';
+  'The HTTP surface of Reflexo (PostgREST exposes this schema): the Django service''s endpoints as views and functions.';
 GRANT USAGE ON SCHEMA api TO reflexo_anon, reflexo_staff, reflexo_admin, reflexo_api;
 
 -- ---------------------------------------------------------------- who is asking

@@ -1,7 +1,7 @@
 
--- ================================================================ API: the seed's endpoints
+-- ================================================================ API: the Django service's endpoints
 --
--- Views and functions of schema api, one per endpoint of the seed service
+-- Views and functions of schema api, one per endpoint of the Django service
 -- (docs/api.md maps each).  Views belong to reflexo_api, so row-level
 -- security on the core tables decides which rows a request sees; functions
 -- run as the caller unless they say otherwise.
@@ -26,7 +26,7 @@ CREATE VIEW api.citas AS
     JOIN reflexo.locations l ON l.id = a.location_id;
 ALTER VIEW api.citas OWNER TO reflexo_api;
 COMMENT ON VIEW api.citas IS
-  'Appointments (GET/POST /citas, PATCH /citas?id=eq.N), with the seed''s field names. fecha is the local date.';
+  'Appointments (GET/POST /citas, PATCH /citas?id=eq.N), with the Django service''s field names. fecha is the local date.';
 
 CREATE FUNCTION api.citas_write() RETURNS trigger
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -201,7 +201,7 @@ CREATE FUNCTION api.sync_calendars(location_id pg_catalog.int8) RETURNS pg_catal
   DECLARE
     loc api.location_settings := reflexo.api_visible_location(location_id);
   BEGIN
-    PERFORM pg_catalog.pg_notify('reflexo_calendars', loc.ghl_location_id);
+    PERFORM reflexo.ring('reflexo_calendars', loc.ghl_location_id);
     RETURN pg_catalog.json_build_object('queued', true, 'ghl_location_id', loc.ghl_location_id);
   END
   $$;
@@ -263,7 +263,7 @@ COMMENT ON FUNCTION api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_c
 CREATE FUNCTION api.metrics() RETURNS pg_catalog.jsonb
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$ SELECT reflexo.metrics() $$;
-COMMENT ON FUNCTION api.metrics() IS 'GET /rpc/metrics: the seed''s metrics document (last 24 h).';
+COMMENT ON FUNCTION api.metrics() IS 'GET /rpc/metrics: the Django service''s metrics document (last 24 h).';
 CREATE FUNCTION api.metrics_ghl() RETURNS pg_catalog.jsonb
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$ SELECT reflexo.metrics_ghl() $$;
@@ -321,4 +321,3 @@ END
 $$;
 GRANT EXECUTE ON FUNCTION reflexo.free_slots_between(pg_catalog.int8, pg_catalog.timestamptz,
     pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.interval) TO reflexo_api;
-GRANT SELECT ON reflexo.ghl_tokens, reflexo.locations, reflexo.calendars TO reflexo_sync;
