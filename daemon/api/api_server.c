@@ -3,7 +3,7 @@
  * api_prepare (route, token, input), the login gate, the database
  * (api_transaction.c) and its renderer; CORS for browsers (the Django
  * service's CORS_ALLOWED_ORIGINS / CORS_ALLOW_ALL_ORIGINS); one JSON log
- * line per request with the seed's fields, and a VALIDATION_ERROR line for
+ * line per request with the Django service's fields, and a VALIDATION_ERROR line for
  * each booking the rules refused.
  */
 #include <openssl/rand.h>
@@ -124,7 +124,7 @@ log_request(ApiServer *server, ApiRequest *request, const ApiPlan *plan, const A
 					   "success", status < 400, "duration_ms", ms,
 					   "appointment_id", request->id && strstr(operation, "cita") ? json_integer(request->id) : json_null(),
 					   "details", details));
-	/* a booking the rules refused: what the seed logged as VALIDATION_ERROR (never the notes) */
+	/* a booking the rules refused: what the Django service logged as VALIDATION_ERROR (never the notes) */
 	if (result->sqlstate && strstr(operation, "cita") &&
 		(strcmp(result->sqlstate, "23P01") == 0 || strcmp(result->sqlstate, "23514") == 0 ||
 		 strcmp(result->sqlstate, "23503") == 0 || strcmp(result->sqlstate, "23502") == 0))

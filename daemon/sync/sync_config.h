@@ -1,6 +1,6 @@
 /*
  * sync_config.h — reflexo-sync's configuration, from the environment (the
- * seed's variable names) and an optional env file.
+ * Django service's variable names) and an optional env file.
  */
 #ifndef REFLEXO_SYNC_CONFIG_H
 #define REFLEXO_SYNC_CONFIG_H

@@ -7,7 +7,7 @@
  * reflexo.validation_error_counts() counts bookings rejected (or stored
  * flagged) by each rule since PostgreSQL started.  Every five polling
  * periods (5 s by default) the daemon reads them: the totals become metrics, and a rise is an alert, as
- * the seed raised one per validation error kind.
+ * the Django service raised one per validation error kind.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
  * sync_http.c — routing: each path has one handler and the methods it
- * takes; anything else is a JSON 404 or 405.  The seed's Django paths are
+ * takes; anything else is a JSON 404 or 405.  The Django service's paths are
  * kept beside the new ones.
  */
 #include "sync_http.h"

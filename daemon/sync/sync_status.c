@@ -8,7 +8,7 @@
  *                  change waiting more than 5 minutes); else 503 and why
  *   /metrics       Prometheus text: the daemon's counters and histograms,
  *                  the outbox and webhook gauges from reflexo.health()
- *   /metrics.json  the seed's document (reflexo.metrics())
+ *   /metrics.json  the Django service's document (reflexo.metrics())
  *   /status.json   reflexo.sync_status(): what the status page draws
  *   /              the status page (status_page.html, built in)
  */

@@ -16,12 +16,12 @@ SELECT is((SELECT h.actor || ' ' || h.origin FROM reflexo.appointment_history h
              JOIN reflexo.appointments a ON a.id = h.appointment_id WHERE a.ghl_appointment_id = 'ghl-1'),
           'ghl:webhook w-1 ghl', 'and is in the history as delivered by that webhook');
 SELECT is(reflexo.apply_ghl_webhook(
-            '{"type": "AppointmentCreate", "locationId": "loc-lima", "webhookId": "w-seed",
-              "data": {"id": "ghl-seed", "calendarId": "cal-fisio", "contactId": "contact_789",
+            '{"type": "AppointmentCreate", "locationId": "loc-lima", "webhookId": "w-guide",
+              "data": {"id": "ghl-guide", "calendarId": "cal-fisio", "contactId": "contact_789",
                        "title": "Cita desde GHL", "startTime": "2026-03-12T19:00:00.000Z",
                        "endTime": "2026-03-12T20:00:00.000Z", "appointmentStatus": "scheduled"}}'),
-          'applied', 'the seed guide''s "data" shape is applied too');
-SELECT is((SELECT status::text FROM reflexo.appointments WHERE ghl_appointment_id = 'ghl-seed'), 'scheduled',
+          'applied', 'the Django guide''s "data" shape is applied too');
+SELECT is((SELECT status::text FROM reflexo.appointments WHERE ghl_appointment_id = 'ghl-guide'), 'scheduled',
           'with its status');
 
 -- exactly once

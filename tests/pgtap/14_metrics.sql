@@ -1,9 +1,9 @@
--- Metrics and health: the seed's document shape, cheap aggregation, retention.
+-- Metrics and health: the Django service's document shape, cheap aggregation, retention.
 BEGIN;
 \ir fixtures.psql
 SELECT plan(12);
 
--- The seed guide's example, as calls
+-- The Django guide's example, as calls
 SELECT reflexo.record_ghl_operation('create_appointment', g <= 45, 234.5, 1, 100 - g)
   FROM generate_series(1, 47) g;
 SELECT reflexo.record_ghl_operation('update_appointment', true, 189.2, CASE WHEN g = 1 THEN 2 ELSE 1 END, 60)
@@ -33,10 +33,10 @@ SELECT is(pg_temp.shape(reflexo.metrics()),
     "webhooks": {
       "AppointmentCreate": {"success_count": 15, "failed_count": 1, "total_count": 16, "success_rate": 93.75}},
     "system_health": {"ghl_health_percentage": 95.74, "webhook_health_percentage": 93.75, "overall_health": 94.75}}'),
-  'metrics() has exactly the seed guide''s shape');
+  'metrics() has exactly the Django guide''s shape');
 SELECT is(reflexo.metrics() -> 'ghl_operations' -> 'create_appointment',
           '{"success_count": 45, "failed_count": 2, "total_count": 47, "success_rate": 95.74, "avg_duration_ms": 234.5}',
-          'and the seed guide''s numbers for the same calls');
+          'and the Django guide''s numbers for the same calls');
 SELECT is(reflexo.metrics() -> 'webhooks', '{"AppointmentCreate": {"success_count": 15, "failed_count": 1, "total_count": 16, "success_rate": 93.75}}',
           'for webhooks too');
 SELECT is(reflexo.metrics() -> 'system_health',

@@ -1,9 +1,9 @@
--- The seed's endpoints through the api schema, called as PostgREST calls them.
+-- The Django service's endpoints through the api schema, called as PostgREST calls them.
 BEGIN;
 \ir fixtures.psql
 SELECT plan(18);
 
--- POST /citas with the seed's body
+-- POST /citas with the Django service's body
 SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), $$
   INSERT INTO api.citas (title, contact_id, ghl_calendar_id, start_time, end_time, notes, assigned_user_id)
   VALUES ('Consulta Fisioterapia', 'ghl_contact_123', 'cal-fisio', '2026-03-10T14:00:00-05:00',
@@ -14,7 +14,7 @@ SELECT is((:'cita'::jsonb) - '{id,created_at,updated_at}'::text[],
             "notes": "Notas de la cita", "assigned_user_id": "user_789", "status": "scheduled", "fecha": "2026-03-10",
             "location_id": 101, "ghl_location_id": "loc-lima", "calendar_id": 201, "ghl_appointment_id": null,
             "sync_state": "pending", "origin": "local", "validation_flags": []}'::jsonb,
-          'POST /citas stores the seed''s fields and returns the cita with its sync state');
+          'POST /citas stores the Django service''s fields and returns the cita with its sync state');
 SELECT is((SELECT operation::text FROM reflexo.outbox WHERE appointment_id = (:'cita'::jsonb ->> 'id')::bigint),
           'create', 'and queues it for GHL');
 SELECT is((SELECT actor FROM reflexo.appointment_history WHERE appointment_id = (:'cita'::jsonb ->> 'id')::bigint),
@@ -78,7 +78,7 @@ SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_admin', pg_temp.admin()
 SELECT is(pg_temp.api('reflexo_admin', pg_temp.admin(), $$
   INSERT INTO api.location_settings (ghl_location_id, name, timezone, is_active)
   VALUES ('CRlTCqv7ASS9xOpPQ59O', 'Reflexo Peru - Principal', 'America/Lima', true) RETURNING name, open_hours$$),
-          '[{"name": "Reflexo Peru - Principal", "open_hours": "08:00-20:00"}]', 'admins create locations with the seed''s body');
+          '[{"name": "Reflexo Peru - Principal", "open_hours": "08:00-20:00"}]', 'admins create locations with the Django service''s body');
 SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(), 'SELECT api.sync_calendars(101) AS r') -> 0 -> 'r',
           '{"queued": true, "ghl_location_id": "loc-lima"}', 'sync_calendars notifies the daemon for a visible location');
 

@@ -1,4 +1,4 @@
-# reflexo-sync pushes the seed guide's flow to GHL: create, update (a move),
+# reflexo-sync pushes the Django guide's flow to GHL: create, update (a move),
 # cancel, and delete, each reaching the simulator once, with the GHL id and
 # sync state written back, and stops cleanly on SIGTERM.
 use strict;
@@ -95,7 +95,7 @@ ok(wait_until(sub { slurp_file($daemon->log_file) =~ /"tag":"ALERT".*"alert":"va
 
 my $log = slurp_file($daemon->log_file);
 like($log, qr/"tag":"GHL_OPERATION","session_id":"[0-9a-f]{8}","operation":"create_appointment","success":true,"duration_ms":[\d.]+,"appointment_id":"\w+","calendar_id":"SimCalFisio000000001","details":\{"attempt":1/,
-	'each push is logged with the seed guide\'s fields');
+	'each push is logged with the Django guide\'s fields');
 unlike($log, qr/\Q$tokens->{access_token}\E|\Q$tokens->{refresh_token}\E|Primera consulta/,
 	'and no token or note is ever logged');
 

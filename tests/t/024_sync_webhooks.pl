@@ -150,7 +150,7 @@ my $workflow = encode_json({ type => 'AppointmentCreate', locationId => 'SimLoca
 $r = http_request('POST', $daemon->url . '/api/webhooks/ghl/', content => $workflow,
 	headers => { 'Content-Type' => 'application/json', 'x-webhook-secret' => 'workflow-secret-123' });
 is_deeply([ $r->{status}, $r->{json}{result} ], [ 200, 'applied' ],
-	'a workflow webhook in the seed\'s shape, on the seed\'s path, with the shared secret, is applied');
+	'a workflow webhook in the Django service\'s shape, on the Django service\'s path, with the shared secret, is applied');
 
 # 6. slow clients: 40 connections that send half a request and wait
 my @slow = map { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $daemon->{port}, Timeout => 5) } 1 .. 40;
@@ -167,7 +167,7 @@ like($metrics, qr/reflexo_webhooks_total\{result="rejected"\} (\d+)/, 'rejection
 my ($rejected) = $metrics =~ /reflexo_webhooks_total\{result="rejected"\} (\d+)/;
 ok($rejected >= 11, "all of them ($rejected)");
 like(slurp_file($daemon->log_file), qr/"tag":"WEBHOOK_EVENT","operation":"webhook_AppointmentCreate","success":true/,
-	'webhooks are logged with the seed\'s WEBHOOK_EVENT tag');
+	'webhooks are logged with the Django service\'s WEBHOOK_EVENT tag');
 is($daemon->stop('TERM'), 0, 'the daemon stops cleanly');
 ok(sanitizer_clean($daemon->log_file), 'no sanitizer report');
 $sim->stop;

@@ -1,5 +1,5 @@
 # What operators see: /healthz, /readyz (and why it is not ready), /metrics
-# in strict Prometheus text format, /metrics.json in the seed's shape, the
+# in strict Prometheus text format, /metrics.json in the Django service's shape, the
 # status page and its data, and JSON errors for everything else.
 use strict;
 use warnings;
@@ -58,11 +58,11 @@ like($r->{content}, qr/reflexo_sync_build_info\{version="[0-9.]+"\} 1/, 'build i
 like($r->{content}, qr/reflexo_outbox_pending 0\n/, 'queue gauges from the database');
 unlike($r->{content}, qr/SimLocation|contact-|SimCal/, 'no high-cardinality labels (ids)');
 
-# /metrics.json: the seed's document
+# /metrics.json: the Django service's document
 my $m = http_request('GET', "$url/metrics.json")->{json};
 is($m->{ghl_operations}{create_appointment}{success_count}, 5, '/metrics.json counts the creates');
-ok(exists $m->{system_health}{overall_health}, 'with the seed\'s system_health');
-is_deeply(http_request('GET', "$url/api/ghl/metrics/")->{json}, $m, 'the seed\'s path answers the same');
+ok(exists $m->{system_health}{overall_health}, 'with the Django service\'s system_health');
+is_deeply(http_request('GET', "$url/api/ghl/metrics/")->{json}, $m, 'the Django service\'s path answers the same');
 
 # the status page and its data
 $r = http_request('GET', "$url/");

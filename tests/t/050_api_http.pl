@@ -1,4 +1,4 @@
-# reflexo-api serves the Django service's API: every endpoint of the seed
+# reflexo-api serves the Django service's API: every endpoint of the Django service
 # guide at its path and method, DRF's shapes (pagination, errors), tokens
 # verified in C, row-level security across locations, Spanish by default,
 # CORS, bounded requests, and logs that carry no secret or patient note.
@@ -113,36 +113,36 @@ for my $what (sort keys %refused)
 }
 
 # ---------------------------------------------------------------- citas
-my $seed_cita = { title => 'Consulta Fisioterapia', contact_id => 'ghl_contact_123', ghl_calendar_id => 'cal_456',
+my $guide_cita = { title => 'Consulta Fisioterapia', contact_id => 'ghl_contact_123', ghl_calendar_id => 'cal_456',
 	start_time => '2025-12-25T14:00:00-05:00', end_time => '2025-12-25T15:00:00-05:00',
 	notes => 'Notas de la cita: dolor lumbar', assigned_user_id => 'user_789' };
-$r = call('POST', '/api/ghl/citas/', token => $lima, json => $seed_cita);
-is($r->{status}, 201, 'POST /api/ghl/citas/ with the seed\'s body: 201');
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => $guide_cita);
+is($r->{status}, 201, 'POST /api/ghl/citas/ with the Django service\'s body: 201');
 my $cita = $r->{json};
 is_deeply([ map { $cita->{$_} } qw(title contact_id ghl_calendar_id start_time end_time notes assigned_user_id status) ],
-	[ @$seed_cita{qw(title contact_id ghl_calendar_id start_time end_time notes assigned_user_id)}, 'scheduled' ],
-	'answering the created cita with the seed\'s fields');
+	[ @$guide_cita{qw(title contact_id ghl_calendar_id start_time end_time notes assigned_user_id)}, 'scheduled' ],
+	'answering the created cita with the Django service\'s fields');
 is_deeply([ map { exists $cita->{$_} ? 1 : 0 } qw(id ghl_appointment_id sync_state fecha location_id) ], [ 1, 1, 1, 1, 1 ],
 	'its id, GHL id and sync state');
 is($cita->{sync_state}, 'pending', 'queued for GHL');
-is(call('POST', '/api/ghl/citas/', token => $lima, json => { %$seed_cita, start_time => '2025-12-25T19:00:00Z',
+is(call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, start_time => '2025-12-25T19:00:00Z',
 		end_time => '2025-12-25T20:00:00Z', ghl_calendar_id => 'cal_457', assigned_user_id => 'user_790' })->{json}{start_time},
 	'2025-12-25T14:00:00-05:00', 'a time given in UTC comes back in the location\'s offset');
 
 my $before = count_citas();
-$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %$seed_cita, title => 'Choque',
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, title => 'Choque',
 		start_time => '2025-12-25T14:30:00-05:00' });
 is($r->{status}, 400, 'an overlapping booking: 400');
 is_deeply($r->{json}, { non_field_errors => ['Conflicto de horario con: Consulta Fisioterapia (14:00 - 15:00)'] },
-	'the seed\'s non_field_errors, naming the cita in the way');
-$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %$seed_cita, start_time => '2025-12-25T14:30:00-05:00' },
+	'the Django service\'s non_field_errors, naming the cita in the way');
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, start_time => '2025-12-25T14:30:00-05:00' },
 	headers => { 'Accept-Language' => 'en' });
 is_deeply($r->{json}{non_field_errors}, ['schedule conflict with: Consulta Fisioterapia (14:00 - 15:00)'],
 	'in English with Accept-Language: en');
-$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %$seed_cita, ghl_calendar_id => 'cal_123',
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, ghl_calendar_id => 'cal_123',
 		start_time => '2025-12-26T09:00:00-05:00', end_time => '2025-12-26T10:00:00-05:00' });
 is_deeply($r->{json}, { non_field_errors => ['El calendario cal_123 no existe o no está disponible'] },
-	'an unknown calendar, in the seed\'s words');
+	'an unknown calendar, in the Django service\'s words');
 $r = call('POST', '/api/ghl/citas/', token => $lima, json => { title => 7, foo => 'x', start_time => 'mañana',
 		status => 'done' });
 is_deeply([ sort keys %{ $r->{json} } ], [qw(end_time foo start_time status title)], 'bad fields: one 400 naming each');
@@ -165,16 +165,16 @@ is_deeply($r->{json}, $cita, 'GET /api/ghl/citas/{id}/ answers the cita');
 $r = call('PUT', "/api/ghl/citas/$cita->{id}/", token => $lima, json => { title => 'Sin horas' });
 is_deeply($r->{json}, { start_time => ['Este campo es requerido.'], end_time => ['Este campo es requerido.'] },
 	'PUT needs every required field');
-$r = call('PUT', "/api/ghl/citas/$cita->{id}/", token => $lima, json => { %$seed_cita, title => 'Movida',
+$r = call('PUT', "/api/ghl/citas/$cita->{id}/", token => $lima, json => { %$guide_cita, title => 'Movida',
 		start_time => '2025-12-25T16:00:00-05:00', end_time => '2025-12-25T17:00:00-05:00' });
 is_deeply([ @{ $r->{json} }{qw(title start_time)} ], [ 'Movida', '2025-12-25T16:00:00-05:00' ], 'PUT replaces');
 $r = call('PATCH', "/api/ghl/citas/$cita->{id}/", token => $lima, json => { notes => undef });
 ok($r->{status} == 200 && !defined $r->{json}{notes} && $r->{json}{title} eq 'Movida', 'PATCH changes only what it is given');
 is(call('PATCH', "/api/ghl/citas/$cita->{id}/", token => $lima, json => { end_time => '2025-12-25T16:05:00-05:00' })->{json}
-	  {non_field_errors}[0], 'La duración mínima es 15 minutos', 'the rules hold on updates, in the seed\'s words');
+	  {non_field_errors}[0], 'La duración mínima es 15 minutos', 'the rules hold on updates, in the Django service\'s words');
 
 # listing: DRF page-number pagination with absolute links that keep the filters
-call('POST', '/api/ghl/citas/', token => $lima, json => { %$seed_cita, start_time => "2025-12-2${_}T09:00:00-05:00",
+call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, start_time => "2025-12-2${_}T09:00:00-05:00",
 		end_time => "2025-12-2${_}T10:00:00-05:00" }) for 6 .. 8;
 $r = call('GET', '/api/ghl/citas/?desde=2025-12-01&hasta=2025-12-31&page_size=2', token => $lima);
 is_deeply([ @{ $r->{json} }{qw(count next previous)} ],
@@ -214,7 +214,7 @@ is(call('PATCH', "/api/ghl/citas/$madrid_cita->{id}/", token => $lima, json => {
 	'nor change it');
 is(call('POST', "/api/ghl/citas/$madrid_cita->{id}/cancel/", token => $lima)->{status}, 404, 'nor cancel it');
 is(call('GET', '/api/ghl/citas/', token => $madrid)->{json}{count}, 1, 'Madrid staff list their own citas only');
-is(call('POST', '/api/ghl/citas/', token => $madrid, json => { %$seed_cita, start_time => '2026-01-05T09:00:00-05:00',
+is(call('POST', '/api/ghl/citas/', token => $madrid, json => { %$guide_cita, start_time => '2026-01-05T09:00:00-05:00',
 		end_time => '2026-01-05T10:00:00-05:00' })->{json}{non_field_errors}[0],
 	'El calendario cal_456 no existe o no está disponible', 'nor book Lima\'s calendars');
 is(call('GET', '/api/ghl/citas/?page_size=3', token => $admin)->{json}{count}, 7, 'an admin sees every location');
@@ -226,7 +226,7 @@ is_deeply($r->{json}, { calendars => [
 				locationId => 'loc-lima' },
 			{ id => 'cal_456', name => 'Fisioterapia', description => '', timezone => 'America/Lima', isActive => JSON::PP::true,
 				locationId => 'loc-lima' } ], total => 2, success => JSON::PP::true },
-	'GET /api/ghl/calendars/: the seed\'s shape, own locations only');
+	'GET /api/ghl/calendars/: the Django service\'s shape, own locations only');
 is(call('GET', '/api/ghl/calendars/?location_id=loc-madrid', token => $admin)->{json}{total}, 1, 'filtered by ?location_id=');
 
 $r = call('GET', '/api/locations/settings/', token => $lima);
@@ -237,7 +237,7 @@ is_deeply([ $r->{status}, $r->{json}{detail} ], [ 403, 'Usted no tiene permiso p
 	'staff cannot add locations: 403');
 $r = call('POST', '/api/locations/settings/', token => $admin, json => { ghl_location_id => 'CRlTCqv7ASS9xOpPQ59O',
 		name => 'Reflexo Peru - Principal', timezone => 'America/Lima', is_active => JSON::PP::true });
-is($r->{status}, 201, 'an admin adds one, with the seed\'s body: 201');
+is($r->{status}, 201, 'an admin adds one, with the Django service\'s body: 201');
 my $new_location = $r->{json};
 is_deeply([ @$new_location{qw(name timezone max_duration strict_validation)} ],
 	[ 'Reflexo Peru - Principal', 'America/Lima', '1 00:00:00', JSON::PP::true ], 'defaults apply to what is not given');
@@ -273,7 +273,7 @@ for my $path ('/api/ghl/metrics/', '/api/ghl/metrics/ghl/', '/api/ghl/metrics/we
 	$r = call('GET', $path, token => $lima);
 	ok($r->{status} == 200 && ref $r->{json} eq 'HASH', "GET $path");
 }
-ok(exists call('GET', '/api/ghl/metrics/', token => $lima)->{json}{system_health}, 'the seed\'s metrics shape');
+ok(exists call('GET', '/api/ghl/metrics/', token => $lima)->{json}{system_health}, 'the Django service\'s metrics shape');
 is(call('GET', '/healthz')->{status}, 200, '/healthz');
 is_deeply(call('GET', '/readyz')->{json}, { status => 'ready', database => JSON::PP::true }, '/readyz');
 like(call('GET', '/metrics')->{content}, qr/^reflexo_api_requests_total\{operation="create_cita",status="2xx"\} \d+$/m,

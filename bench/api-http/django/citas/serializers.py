@@ -1,4 +1,4 @@
-"""The seed's serializer: the overlap, working-hours and duration checks
+"""The Django service's serializer: the overlap, working-hours and duration checks
 in validate(), in Python, before the row is saved (check, then write)."""
 from datetime import timedelta
 
