@@ -22,6 +22,7 @@ static int	reflexo_jwt_refresh_seconds = 7 * 24 * 3600;
 static int	reflexo_password_iterations = 600000;
 static int	reflexo_login_max_failures = 5;
 static int	reflexo_login_lockout_seconds = 900;
+static int	reflexo_ghl_clock_skew = 30;
 
 static const struct config_enum_entry strict_validation_options[] = {
 	{"location", STRICT_VALIDATION_LOCATION, false},
@@ -89,7 +90,7 @@ _PG_init(void)
 							NULL,
 							&reflexo_outbox_backoff_cap,
 							3600, 1, 7 * 24 * 3600,
-							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	/*
 	 * 0.1.0 read the JWT secret from here, and ALTER DATABASE ... SET put it
@@ -133,6 +134,14 @@ _PG_init(void)
 							NULL,
 							&reflexo_login_lockout_seconds,
 							900, 1, 7 * 24 * 3600,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("reflexo.ghl_clock_skew",
+							gettext_noop("Seconds by which GHL's clock may lag this server's: a GHL change dated that much "
+										 "before a local change still wins over it."),
+							NULL,
+							&reflexo_ghl_clock_skew,
+							30, 0, 3600,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 
 	DefineCustomStringVariable("reflexo.spanish_locale",

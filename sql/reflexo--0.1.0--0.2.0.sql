@@ -234,6 +234,182 @@ COMMENT ON VIEW api.citas IS
   'Appointments (GET/POST /citas, PATCH /citas?id=eq.N), with the Django service''s field names. fecha is the local date.';
 COMMENT ON FUNCTION api.metrics() IS 'GET /rpc/metrics: the Django service''s metrics document (last 24 h).';
 
+-- ---------------------------------------------------------------- webhook versions and deletes
+-- GHL's clock alone versions GHL's changes (an undated event never outranks a
+-- dated one; reflexo.ghl_clock_skew bounds the skew against local changes),
+-- and GHL's news of an event deleted here never brings it back.
+CREATE INDEX outbox_deleted_idx ON reflexo.outbox (ghl_appointment_id)
+  WHERE operation OPERATOR(pg_catalog.=) 'delete';
+COMMENT ON INDEX reflexo.outbox_deleted_idx IS 'GHL events deleted from here, so that their echoes do not bring them back.';
+
+CREATE FUNCTION reflexo.ghl_change_is_stale(current reflexo.appointments, changed_at pg_catalog.timestamptz)
+  RETURNS pg_catalog.bool
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT current.id IS NOT NULL
+       AND ((changed_at IS NULL AND current.ghl_updated_at IS NOT NULL)
+            OR changed_at <= current.ghl_updated_at
+            OR coalesce(changed_at, now()) + make_interval(secs => reflexo.setting_int('reflexo.ghl_clock_skew', 30))
+               <= current.local_changed_at)
+  $$;
+COMMENT ON FUNCTION reflexo.ghl_change_is_stale(reflexo.appointments, pg_catalog.timestamptz) IS
+  'Whether a GHL change dated changed_at (NULL: undated) is older than what the appointment holds: an undated one '
+  'never outranks a dated GHL state; against local changes GHL''s clock may lag by reflexo.ghl_clock_skew seconds.';
+
+-- ---------------------------------------------------------------- recording push results
+-- One lock order (the appointment, then its outbox rows), a booking's echo
+-- stored as a copy before its push recorded the GHL id is merged, and each
+-- result of a batch is recorded on its own.
+CREATE FUNCTION reflexo.merge_ghl_echo(appointment_id pg_catalog.int8, ghl_appointment_id pg_catalog.text)
+  RETURNS pg_catalog.bool
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp SET reflexo.change_origin = 'ghl'
+  AS $$
+  BEGIN
+    DELETE FROM reflexo.appointments a
+     WHERE a.ghl_appointment_id = merge_ghl_echo.ghl_appointment_id AND a.id <> merge_ghl_echo.appointment_id
+       AND a.origin = 'ghl' AND a.local_changed_at IS NULL
+       AND NOT EXISTS (SELECT FROM reflexo.outbox o WHERE o.appointment_id = a.id);
+    RETURN FOUND;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.merge_ghl_echo(pg_catalog.int8, pg_catalog.text) IS
+  'Removes the copy a GHL echo made of a booking made here (same GHL id, from GHL, unchanged here since), '
+  'before that booking takes the id; true if there was one.';
+REVOKE ALL ON FUNCTION reflexo.merge_ghl_echo(pg_catalog.int8, pg_catalog.text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reflexo.merge_ghl_echo(pg_catalog.int8, pg_catalog.text) TO reflexo_sync;
+
+CREATE OR REPLACE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
+                                        ghl_appointment_id pg_catalog.text DEFAULT NULL,
+                                        remote_updated_at pg_catalog.timestamptz DEFAULT NULL)
+  RETURNS pg_catalog.bool
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    done reflexo.outbox;
+  BEGIN
+    -- one lock order everywhere: the appointment, then its outbox rows (apply_ghl_event does the same)
+    PERFORM FROM reflexo.appointments a
+     WHERE a.id = (SELECT o.appointment_id FROM reflexo.outbox o WHERE o.id = complete_outbox.outbox_id)
+       FOR UPDATE;
+    UPDATE reflexo.outbox o
+       SET state = 'done', completed_at = now(), leased_until = NULL, last_error = NULL, updated_at = now(),
+           ghl_appointment_id = coalesce(complete_outbox.ghl_appointment_id, o.ghl_appointment_id)
+     WHERE o.id = complete_outbox.outbox_id AND o.state = 'leased' AND o.attempts = complete_outbox.attempt
+    RETURNING * INTO done;
+    IF NOT FOUND THEN
+      RETURN false;   -- the lease was lost: another daemon reclaimed the row
+    END IF;
+
+    IF complete_outbox.ghl_appointment_id IS NOT NULL THEN
+      UPDATE reflexo.outbox o SET ghl_appointment_id = complete_outbox.ghl_appointment_id
+       WHERE o.appointment_id = done.appointment_id AND o.state <> 'done' AND o.ghl_appointment_id IS NULL;
+      -- GHL's echo of this booking may have come first, showing an older state than ours (it
+      -- was changed here meanwhile), and been stored as a booking of its own: it is this one
+      PERFORM reflexo.merge_ghl_echo(done.appointment_id, complete_outbox.ghl_appointment_id);
+    END IF;
+    UPDATE reflexo.appointments a
+       SET ghl_appointment_id = coalesce(complete_outbox.ghl_appointment_id, a.ghl_appointment_id),
+           sync_state = CASE WHEN EXISTS (SELECT 1 FROM reflexo.outbox o
+                                           WHERE o.appointment_id = a.id AND o.state <> 'done')
+                             THEN 'pending' ELSE 'synced' END::reflexo.sync_state,
+           -- GHL's v2 answers carry no dateUpdated: then the acknowledgement is GHL's latest
+           -- version as far as we know, so reconciliation does not take our own push for news
+           ghl_updated_at = greatest(a.ghl_updated_at, coalesce(complete_outbox.remote_updated_at, now()))
+     WHERE a.id = done.appointment_id;
+    RETURN true;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.complete_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.timestamptz) IS
+  'Marks a leased row done after GHL acknowledged it, writing back the GHL id and GHL''s dateUpdated (or now, '
+  'when GHL''s answer has none). '
+  'Returns false, changing nothing, if attempt is not the current lease (the row was reclaimed).';
+
+CREATE OR REPLACE FUNCTION reflexo.fail_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
+                                    error_class pg_catalog.text, error pg_catalog.text,
+                                    retry_after pg_catalog.interval DEFAULT NULL)
+  RETURNS reflexo.outbox_state
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    failed reflexo.outbox;
+  BEGIN
+    IF error_class IS NULL OR error_class NOT IN ('retryable', 'permanent') THEN
+      RAISE EXCEPTION 'unknown error class: %', coalesce(error_class, 'NULL')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''retryable'' or ''permanent''.';
+    END IF;
+    PERFORM FROM reflexo.appointments a   -- the appointment first, as everywhere
+     WHERE a.id = (SELECT o.appointment_id FROM reflexo.outbox o WHERE o.id = fail_outbox.outbox_id)
+       FOR UPDATE;
+    UPDATE reflexo.outbox o
+       SET state = CASE WHEN error_class = 'permanent'
+                          OR o.attempts >= current_setting('reflexo.outbox_max_attempts')::int
+                        THEN 'dead' ELSE 'pending' END::reflexo.outbox_state,
+           next_attempt_at = now() + greatest(coalesce(retry_after, '0'), reflexo.outbox_backoff(o.attempts)),
+           leased_until = NULL, last_error = left(error, 2000), updated_at = now()
+     WHERE o.id = fail_outbox.outbox_id AND o.state = 'leased' AND o.attempts = fail_outbox.attempt
+    RETURNING * INTO failed;
+    IF NOT FOUND THEN
+      RETURN NULL;   -- the lease was lost
+    END IF;
+    IF failed.state = 'dead' THEN
+      UPDATE reflexo.appointments SET sync_state = 'failed' WHERE id = failed.appointment_id;
+    END IF;
+    RETURN failed.state;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.fail_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.text, pg_catalog.interval) IS
+  'Records a failed push. retryable: pending again after reflexo.outbox_backoff (or retry_after, if longer) '
+  'until reflexo.outbox_max_attempts; permanent: dead at once. Dead rows hold back later changes of the same '
+  'appointment until requeued. Returns the new state, or NULL if the lease was lost.';
+
+CREATE OR REPLACE FUNCTION reflexo.finish_outbox(results pg_catalog.jsonb) RETURNS pg_catalog.int4
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r jsonb;
+    kept int := 0;
+    ok bool;
+    problem text;
+  BEGIN
+    FOR r IN SELECT value FROM jsonb_array_elements(results) LOOP
+      IF r ->> 'outcome' IS NULL OR r ->> 'outcome' NOT IN ('done', 'retryable', 'permanent', 'release') THEN
+        RAISE EXCEPTION 'unknown outcome %', r ->> 'outcome' USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+     -- each result on its own: one that cannot be recorded does not hold back the others
+     BEGIN
+      CASE r ->> 'outcome'
+        WHEN 'done' THEN
+          ok := reflexo.complete_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
+                                        r ->> 'ghl_appointment_id', (r ->> 'remote_updated_at')::timestamptz);
+        WHEN 'retryable', 'permanent' THEN
+          ok := reflexo.fail_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int, r ->> 'outcome',
+                                    coalesce(r ->> 'error', 'unknown error'),
+                                    make_interval(secs => coalesce((r ->> 'retry_after_ms')::float8, 0) / 1000))
+                IS NOT NULL;
+        WHEN 'release' THEN
+          ok := reflexo.release_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
+                                       make_interval(secs => coalesce((r ->> 'retry_after_ms')::float8, 0) / 1000));
+      END CASE;
+     EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT;
+      RAISE WARNING 'outbox row %: its result (%) could not be recorded: %', r ->> 'outbox_id', r ->> 'outcome', problem;
+      -- a push GHL took is not sent again on a guess: it stops for a person (last_error says why);
+      -- any other outcome is tried again later
+      ok := false;
+      PERFORM reflexo.fail_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
+                                  CASE WHEN r ->> 'outcome' = 'done' THEN 'permanent' ELSE 'retryable' END,
+                                  left(format('GHL answered %s, but recording it failed: %s', r ->> 'outcome', problem), 2000));
+     END;
+      kept := kept + ok::int;
+    END LOOP;
+    RETURN kept;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.finish_outbox(pg_catalog.jsonb) IS
+  'Records many push results in one call: [{"outbox_id", "attempt", "outcome": done|retryable|permanent|release, '
+  '"ghl_appointment_id", "remote_updated_at", "error", "retry_after_ms"}]. Returns how many leases were still held.';
+
 -- ---------------------------------------------------------------- booking times
 -- Appointment times are finite and between 2000 and 2100, and no longer than
 -- the location's max_duration (new, default 1 day).  A 0.1.0 database may
@@ -445,16 +621,27 @@ CREATE OR REPLACE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT re
       RETURN;
     END IF;
 
-    -- GHL's clock for last-writer-wins: the appointment's dateUpdated, else the delivery time
+    -- Only GHL's clock versions GHL's changes: the appointment's dateUpdated, else the
+    -- delivery's timestamp.  An event with neither (the Django guide's shape) is
+    -- versionless: it never outranks a dated GHL state, and counts as now against
+    -- local changes.  Against local changes, GHL's clock may lag ours by
+    -- reflexo.ghl_clock_skew seconds.
     changed_at := coalesce(
       CASE WHEN appt ? 'dateUpdated' THEN reflexo.ghl_timestamp(appt ->> 'dateUpdated', loc.timezone, 'dateUpdated') END,
-      CASE WHEN body ? 'timestamp' THEN reflexo.ghl_timestamp(body ->> 'timestamp', loc.timezone, 'timestamp') END,
-      now());
+      CASE WHEN body ? 'timestamp' THEN reflexo.ghl_timestamp(body ->> 'timestamp', loc.timezone, 'timestamp') END);
 
     SELECT * INTO current FROM reflexo.appointments a WHERE a.ghl_appointment_id = ghl_id FOR UPDATE;
-    IF current.id IS NOT NULL AND (changed_at <= current.ghl_updated_at OR changed_at <= current.local_changed_at) THEN
+    IF reflexo.ghl_change_is_stale(current, changed_at) THEN
       result := 'stale';
-      reason := 'a newer change of this appointment is already here';
+      reason := CASE WHEN changed_at IS NULL THEN 'an undated change cannot outrank the dated GHL state here'
+                     ELSE 'a newer change of this appointment is already here' END;
+      RETURN;
+    END IF;
+    -- GHL telling us about an event this database deleted (its echo, or news older than the delete)
+    IF current.id IS NULL
+       AND EXISTS (SELECT FROM reflexo.outbox o WHERE o.ghl_appointment_id = ghl_id AND o.operation = 'delete') THEN
+      result := 'duplicate';
+      reason := 'the appointment was deleted here';
       RETURN;
     END IF;
 
@@ -518,6 +705,17 @@ CREATE OR REPLACE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT re
         reason := 'echo of a booking made here';
         RETURN;
       END IF;
+      -- While that lookup waited for a booking's lock, its push may have recorded this very
+      -- GHL id (the lookup then no longer matches it): look again before adding a copy.
+      SELECT * INTO current FROM reflexo.appointments a WHERE a.ghl_appointment_id = ghl_id FOR UPDATE;
+      IF current.id IS NOT NULL AND reflexo.ghl_change_is_stale(current, changed_at) THEN
+        result := 'stale';
+        reason := 'a newer change of this appointment is already here';
+        RETURN;
+      END IF;
+    END IF;
+
+    IF current.id IS NULL THEN
 
       -- New here; a delete of an unknown appointment leaves a cancelled tombstone so that
       -- a create delivered late cannot bring it back.

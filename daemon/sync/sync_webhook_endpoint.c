@@ -8,13 +8,18 @@
  *   400  not JSON, or a webhook the database finds malformed (its message)
  *   401  unsigned, a signature that does not verify, or outside the window
  *   413  too big (http_server.c)
- *   429  the database cannot take it now: GHL retries a 429 (Retry-After)
+ *   429  no database to apply it in now: GHL retries a 429 (Retry-After)
+ *   500  the database refused it for another reason (logged); GHL retries
+ *
+ * A deadlock or serialization failure against our own push is retried here
+ * first: it is a race of ours, and GHL waits minutes before delivering again.
  *
  * A refused request writes nothing.  Logs carry the event, its webhookId
  * and the outcome, never the signature or the body.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/iso_time.h"
 #include "common/log.h"
@@ -22,6 +27,13 @@
 #include "sync_stats.h"
 
 #define STATEMENT_APPLY_WEBHOOK 0
+
+static bool
+transient(const char *sqlstate)
+{
+	return sqlstate && (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0 ||
+						strcmp(sqlstate, "23505") == 0 || strcmp(sqlstate, "55P03") == 0);
+}
 
 static void
 log_webhook(const char *event, const char *webhook_id, const char *appointment, const char *calendar,
@@ -83,6 +95,13 @@ webhook_endpoint(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 	db = db_pool_take(http->pool, HTTP_DB_WAIT_MS);
 	r = db ? db_exec_prepared(db, STATEMENT_APPLY_WEBHOOK, "SELECT reflexo.apply_ghl_webhook($1::jsonb)", 1, params)
 		: NULL;
+	/* a race with our own push (a deadlock, a serialization failure) is ours to retry, not GHL's */
+	for (int retry = 0; retry < 3 && r && transient(PQresultErrorField(r, PG_DIAG_SQLSTATE)); retry++)
+	{
+		PQclear(r);
+		usleep((useconds_t) (10000 * (retry + 1)));
+		r = db_exec_prepared(db, STATEMENT_APPLY_WEBHOOK, "SELECT reflexo.apply_ghl_webhook($1::jsonb)", 1, params);
+	}
 	ms = (double) (monotonic_ms() - started);
 	if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
 	{
@@ -107,12 +126,24 @@ webhook_endpoint(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 		http_reply_json(reply, 400, json_pack("{s:s, s:i, s:s?}", "error", message ? message : "malformed webhook",
 											  "status", 400, "hint", PQresultErrorField(r, PG_DIAG_MESSAGE_HINT)));
 	}
+	else if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && db->conn && PQstatus(db->conn) == CONNECTION_OK)
+	{
+		/* the database answered, and refused: nothing was applied; GHL delivers it again */
+		const char *message = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+		stats_webhook("error", ms);
+		log_webhook(event, webhook_id, NULL, NULL, "error", verdict.via, 500, ms, message);
+		log_error("WEBHOOK", "applying a webhook failed",
+				  json_pack("{s:s?, s:s?, s:s?}", "webhook_id", webhook_id, "sqlstate",
+							PQresultErrorField(r, PG_DIAG_SQLSTATE), "error", message));
+		http_reply_error(reply, 500, "the webhook could not be applied; it was not stored");
+	}
 	else
 	{
+		/* no database to apply it in: GHL should come back later */
 		stats_webhook("error", ms);
 		log_webhook(event, webhook_id, NULL, NULL, "error", verdict.via, 429, ms,
-					db ? (r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : "database unavailable")
-					: "no database connection free");
+					db ? "database unavailable" : "no database connection free");
 		http_reply_error(reply, 429, "the database cannot take the webhook now; retry later");
 		reply->retry_after = 60;
 	}

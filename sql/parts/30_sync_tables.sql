@@ -51,6 +51,8 @@ CREATE INDEX outbox_lease_idx ON reflexo.outbox (leased_until)
   WHERE state OPERATOR(pg_catalog.=) 'leased';
 CREATE INDEX outbox_open_idx ON reflexo.outbox (appointment_id, id)
   WHERE state OPERATOR(pg_catalog.<>) 'done';
+CREATE INDEX outbox_deleted_idx ON reflexo.outbox (ghl_appointment_id)
+  WHERE operation OPERATOR(pg_catalog.=) 'delete';
 CREATE INDEX outbox_completed_idx ON reflexo.outbox (completed_at)
   WHERE state OPERATOR(pg_catalog.=) 'done';
 COMMENT ON TABLE reflexo.outbox IS
@@ -76,6 +78,7 @@ COMMENT ON INDEX reflexo.outbox_due_idx IS 'Pending rows of each location by due
 COMMENT ON INDEX reflexo.outbox_lease_idx IS 'Leased rows by lease expiry, for reclaiming.';
 COMMENT ON INDEX reflexo.outbox_open_idx IS 'Unfinished rows per appointment, for ordering and collapsing.';
 COMMENT ON INDEX reflexo.outbox_completed_idx IS 'Finished rows by completion, for retention.';
+COMMENT ON INDEX reflexo.outbox_deleted_idx IS 'GHL events deleted from here, so that their echoes do not bring them back.';
 COMMENT ON SEQUENCE reflexo.outbox_id_seq IS 'Identity of outbox rows: the order of changes.';
 
 -- ----------------------------------------------------------------- history

@@ -201,6 +201,27 @@ COMMENT ON FUNCTION reflexo.claim_outbox(pg_catalog.int4, pg_catalog.interval, p
   'built (times not finite or out of range) becomes dead with the reason in last_error instead. Call it in its '
   'own short transaction; push; then complete_outbox or fail_outbox.';
 
+-- An appointment GHL's webhook created from the echo of a booking made here
+-- whose push had not yet recorded its GHL id: removed (as a change from GHL,
+-- so nothing is sent), once the booking made here takes that id.  Only a
+-- copy nobody has changed here since is merged.
+CREATE FUNCTION reflexo.merge_ghl_echo(appointment_id pg_catalog.int8, ghl_appointment_id pg_catalog.text)
+  RETURNS pg_catalog.bool
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp SET reflexo.change_origin = 'ghl'
+  AS $$
+  BEGIN
+    DELETE FROM reflexo.appointments a
+     WHERE a.ghl_appointment_id = merge_ghl_echo.ghl_appointment_id AND a.id <> merge_ghl_echo.appointment_id
+       AND a.origin = 'ghl' AND a.local_changed_at IS NULL
+       AND NOT EXISTS (SELECT FROM reflexo.outbox o WHERE o.appointment_id = a.id);
+    RETURN FOUND;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.merge_ghl_echo(pg_catalog.int8, pg_catalog.text) IS
+  'Removes the copy a GHL echo made of a booking made here (same GHL id, from GHL, unchanged here since), '
+  'before that booking takes the id; true if there was one.';
+
 CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
                                         ghl_appointment_id pg_catalog.text DEFAULT NULL,
                                         remote_updated_at pg_catalog.timestamptz DEFAULT NULL)
@@ -210,6 +231,10 @@ CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_ca
   DECLARE
     done reflexo.outbox;
   BEGIN
+    -- one lock order everywhere: the appointment, then its outbox rows (apply_ghl_event does the same)
+    PERFORM FROM reflexo.appointments a
+     WHERE a.id = (SELECT o.appointment_id FROM reflexo.outbox o WHERE o.id = complete_outbox.outbox_id)
+       FOR UPDATE;
     UPDATE reflexo.outbox o
        SET state = 'done', completed_at = now(), leased_until = NULL, last_error = NULL, updated_at = now(),
            ghl_appointment_id = coalesce(complete_outbox.ghl_appointment_id, o.ghl_appointment_id)
@@ -222,6 +247,9 @@ CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_ca
     IF complete_outbox.ghl_appointment_id IS NOT NULL THEN
       UPDATE reflexo.outbox o SET ghl_appointment_id = complete_outbox.ghl_appointment_id
        WHERE o.appointment_id = done.appointment_id AND o.state <> 'done' AND o.ghl_appointment_id IS NULL;
+      -- GHL's echo of this booking may have come first, showing an older state than ours (it
+      -- was changed here meanwhile), and been stored as a booking of its own: it is this one
+      PERFORM reflexo.merge_ghl_echo(done.appointment_id, complete_outbox.ghl_appointment_id);
     END IF;
     UPDATE reflexo.appointments a
        SET ghl_appointment_id = coalesce(complete_outbox.ghl_appointment_id, a.ghl_appointment_id),
@@ -263,6 +291,9 @@ CREATE FUNCTION reflexo.fail_outbox(outbox_id pg_catalog.int8, attempt pg_catalo
       RAISE EXCEPTION 'unknown error class: %', coalesce(error_class, 'NULL')
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''retryable'' or ''permanent''.';
     END IF;
+    PERFORM FROM reflexo.appointments a   -- the appointment first, as everywhere
+     WHERE a.id = (SELECT o.appointment_id FROM reflexo.outbox o WHERE o.id = fail_outbox.outbox_id)
+       FOR UPDATE;
     UPDATE reflexo.outbox o
        SET state = CASE WHEN error_class = 'permanent'
                           OR o.attempts >= current_setting('reflexo.outbox_max_attempts')::int
@@ -352,8 +383,14 @@ CREATE FUNCTION reflexo.finish_outbox(results pg_catalog.jsonb) RETURNS pg_catal
     r jsonb;
     kept int := 0;
     ok bool;
+    problem text;
   BEGIN
     FOR r IN SELECT value FROM jsonb_array_elements(results) LOOP
+      IF r ->> 'outcome' IS NULL OR r ->> 'outcome' NOT IN ('done', 'retryable', 'permanent', 'release') THEN
+        RAISE EXCEPTION 'unknown outcome %', r ->> 'outcome' USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+     -- each result on its own: one that cannot be recorded does not hold back the others
+     BEGIN
       CASE r ->> 'outcome'
         WHEN 'done' THEN
           ok := reflexo.complete_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
@@ -366,9 +403,17 @@ CREATE FUNCTION reflexo.finish_outbox(results pg_catalog.jsonb) RETURNS pg_catal
         WHEN 'release' THEN
           ok := reflexo.release_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
                                        make_interval(secs => coalesce((r ->> 'retry_after_ms')::float8, 0) / 1000));
-        ELSE
-          RAISE EXCEPTION 'unknown outcome %', r ->> 'outcome' USING ERRCODE = 'invalid_parameter_value';
       END CASE;
+     EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT;
+      RAISE WARNING 'outbox row %: its result (%) could not be recorded: %', r ->> 'outbox_id', r ->> 'outcome', problem;
+      -- a push GHL took is not sent again on a guess: it stops for a person (last_error says why);
+      -- any other outcome is tried again later
+      ok := false;
+      PERFORM reflexo.fail_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
+                                  CASE WHEN r ->> 'outcome' = 'done' THEN 'permanent' ELSE 'retryable' END,
+                                  left(format('GHL answered %s, but recording it failed: %s', r ->> 'outcome', problem), 2000));
+     END;
       kept := kept + ok::int;
     END LOOP;
     RETURN kept;

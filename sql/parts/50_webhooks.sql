@@ -35,6 +35,22 @@ CREATE FUNCTION reflexo.malformed_webhook(field pg_catalog.text) RETURNS void
   $$;
 COMMENT ON FUNCTION reflexo.malformed_webhook(pg_catalog.text) IS 'Raises 22023 for a webhook body missing the named field.';
 
+-- Last writer wins, by GHL's clock alone: whether a GHL change dated
+-- changed_at (NULL: undated) is older than what the appointment holds.
+CREATE FUNCTION reflexo.ghl_change_is_stale(current reflexo.appointments, changed_at pg_catalog.timestamptz)
+  RETURNS pg_catalog.bool
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT current.id IS NOT NULL
+       AND ((changed_at IS NULL AND current.ghl_updated_at IS NOT NULL)
+            OR changed_at <= current.ghl_updated_at
+            OR coalesce(changed_at, now()) + make_interval(secs => reflexo.setting_int('reflexo.ghl_clock_skew', 30))
+               <= current.local_changed_at)
+  $$;
+COMMENT ON FUNCTION reflexo.ghl_change_is_stale(reflexo.appointments, pg_catalog.timestamptz) IS
+  'Whether a GHL change dated changed_at (NULL: undated) is older than what the appointment holds: an undated one '
+  'never outranks a dated GHL state; against local changes GHL''s clock may lag by reflexo.ghl_clock_skew seconds.';
+
 -- Applies one appointment event; shared by apply_ghl_webhook and
 -- retry_ignored_webhooks.  Runs with reflexo.change_origin = ghl.
 CREATE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT result pg_catalog.text, OUT reason pg_catalog.text)
@@ -86,16 +102,27 @@ CREATE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT result pg_cat
       RETURN;
     END IF;
 
-    -- GHL's clock for last-writer-wins: the appointment's dateUpdated, else the delivery time
+    -- Only GHL's clock versions GHL's changes: the appointment's dateUpdated, else the
+    -- delivery's timestamp.  An event with neither (the Django guide's shape) is
+    -- versionless: it never outranks a dated GHL state, and counts as now against
+    -- local changes.  Against local changes, GHL's clock may lag ours by
+    -- reflexo.ghl_clock_skew seconds.
     changed_at := coalesce(
       CASE WHEN appt ? 'dateUpdated' THEN reflexo.ghl_timestamp(appt ->> 'dateUpdated', loc.timezone, 'dateUpdated') END,
-      CASE WHEN body ? 'timestamp' THEN reflexo.ghl_timestamp(body ->> 'timestamp', loc.timezone, 'timestamp') END,
-      now());
+      CASE WHEN body ? 'timestamp' THEN reflexo.ghl_timestamp(body ->> 'timestamp', loc.timezone, 'timestamp') END);
 
     SELECT * INTO current FROM reflexo.appointments a WHERE a.ghl_appointment_id = ghl_id FOR UPDATE;
-    IF current.id IS NOT NULL AND (changed_at <= current.ghl_updated_at OR changed_at <= current.local_changed_at) THEN
+    IF reflexo.ghl_change_is_stale(current, changed_at) THEN
       result := 'stale';
-      reason := 'a newer change of this appointment is already here';
+      reason := CASE WHEN changed_at IS NULL THEN 'an undated change cannot outrank the dated GHL state here'
+                     ELSE 'a newer change of this appointment is already here' END;
+      RETURN;
+    END IF;
+    -- GHL telling us about an event this database deleted (its echo, or news older than the delete)
+    IF current.id IS NULL
+       AND EXISTS (SELECT FROM reflexo.outbox o WHERE o.ghl_appointment_id = ghl_id AND o.operation = 'delete') THEN
+      result := 'duplicate';
+      reason := 'the appointment was deleted here';
       RETURN;
     END IF;
 
@@ -159,6 +186,17 @@ CREATE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT result pg_cat
         reason := 'echo of a booking made here';
         RETURN;
       END IF;
+      -- While that lookup waited for a booking's lock, its push may have recorded this very
+      -- GHL id (the lookup then no longer matches it): look again before adding a copy.
+      SELECT * INTO current FROM reflexo.appointments a WHERE a.ghl_appointment_id = ghl_id FOR UPDATE;
+      IF current.id IS NOT NULL AND reflexo.ghl_change_is_stale(current, changed_at) THEN
+        result := 'stale';
+        reason := 'a newer change of this appointment is already here';
+        RETURN;
+      END IF;
+    END IF;
+
+    IF current.id IS NULL THEN
 
       -- New here; a delete of an unknown appointment leaves a cancelled tombstone so that
       -- a create delivered late cannot bring it back.
