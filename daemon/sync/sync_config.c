@@ -5,6 +5,7 @@
 #include "sync_config.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,8 @@ static const Setting settings[] = {
 	"how long a claimed row is ours before another daemon may take it", false},
 	{"REFLEXO_POLL_MS", SETTING_NUMBER, AT(poll_ms), "1000", 50, 2000,
 	"look at the outbox at least this often, even without a NOTIFY", false},
-	{"REFLEXO_REQUEST_TIMEOUT_MS", SETTING_NUMBER, AT(request_timeout_ms), "30000", 100, 300000, "deadline of a GHL request", false},
+	{"REFLEXO_REQUEST_TIMEOUT_MS", SETTING_NUMBER, AT(request_timeout_ms), "30000", 100, 300000,
+	"deadline of a GHL request; at most half of REFLEXO_LEASE_SECONDS, so no row is claimed again while in flight", false},
 	{"REFLEXO_RATE_LIMIT", SETTING_NUMBER, AT(rate_limit), "100", 1, 100000,
 	"GHL requests per interval per location before its X-RateLimit headers say otherwise (GHL's 100 per 10 s)", false},
 	{"REFLEXO_RATE_INTERVAL_MS", SETTING_NUMBER, AT(rate_interval_ms), "10000", 100, 3600000, "that interval", false},
@@ -93,6 +95,14 @@ config_load(const char *env_file, char *error, size_t size)
 	if ((*config->ghl_access_token || *config->ghl_refresh_token) && *config->ghl_location_id == '\0')
 	{
 		snprintf(error, size, "GHL_LOCATION_ID must be set to say which location GHL_ACCESS_TOKEN belongs to");
+		goto fail;
+	}
+	if ((int64_t) config->request_timeout_ms * 2 > (int64_t) config->lease_seconds * 1000)
+	{
+		/* a row still in flight when its lease ends is claimed again: sent twice */
+		snprintf(error, size, "REFLEXO_REQUEST_TIMEOUT_MS (%d) must be at most half of REFLEXO_LEASE_SECONDS (%d s), "
+				 "so that no row is claimed again while its request is in flight",
+				 config->request_timeout_ms, config->lease_seconds);
 		goto fail;
 	}
 	if (*config->ghl_refresh_token && (*config->ghl_client_id == '\0' || *config->ghl_client_secret == '\0'))

@@ -76,6 +76,16 @@ compared(Daemon *d, Location *loc, GhlResponse *response, void *arg)
 	json_decref(result);
 }
 
+/* A listing of this calendar still waiting its turn: one is enough, however often reconciling is asked for. */
+static bool
+already_queued(const Location *loc, const char *calendar)
+{
+	for (const Fetch *f = loc->fetch_head; f; f = f->next)
+		if (f->done == compared && strcmp(((const Window *) f->arg)->calendar, calendar) == 0)
+			return true;
+	return false;
+}
+
 void
 reconcile_schedule(Daemon *d)
 {
@@ -88,11 +98,16 @@ reconcile_schedule(Daemon *d)
 	for (int i = 0; i < PQntuples(r); i++)
 	{
 		Location   *loc = location_for(d, PQgetvalue(r, i, 0));
-		Window	   *w = xcalloc(1, sizeof(*w));
-		char	   *location = url_escape(loc->ghl_id);
-		char	   *calendar = url_escape(PQgetvalue(r, i, 1));
+		Window	   *w;
+		char	   *location;
+		char	   *calendar;
 		char	   *url;
 
+		if (already_queued(loc, PQgetvalue(r, i, 1)))
+			continue;
+		w = xcalloc(1, sizeof(*w));
+		location = url_escape(loc->ghl_id);
+		calendar = url_escape(PQgetvalue(r, i, 1));
 		snprintf(w->calendar, sizeof(w->calendar), "%s", PQgetvalue(r, i, 1));
 		w->from_ms = now - (int64_t) d->config->reconcile_days_back * 86400000;
 		w->to_ms = now + (int64_t) d->config->reconcile_days_ahead * 86400000;

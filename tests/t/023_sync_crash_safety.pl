@@ -17,7 +17,7 @@ my $sim = start_sim(options => ['--rate-limit', '1000000', '--rate-interval-ms',
 	'--no-api-webhooks']);
 my $tokens = $sim->token();
 my %env = (GHL_ACCESS_TOKEN => $tokens->{access_token}, GHL_REFRESH_TOKEN => $tokens->{refresh_token},
-	REFLEXO_LEASE_SECONDS => 10, REFLEXO_RATE_LIMIT => 100000, REFLEXO_RATE_INTERVAL_MS => 1000,
+	REFLEXO_LEASE_SECONDS => 10, REFLEXO_REQUEST_TIMEOUT_MS => 5000, REFLEXO_RATE_LIMIT => 100000, REFLEXO_RATE_INTERVAL_MS => 1000,
 	REFLEXO_MAX_INFLIGHT => 32, REFLEXO_LOG_LEVEL => 'warn');
 my $synced = q{SELECT count(*) FROM reflexo.appointments WHERE sync_state = 'synced'};
 

@@ -152,14 +152,51 @@ $r = http_request('POST', $daemon->url . '/api/webhooks/ghl/', content => $workf
 is_deeply([ $r->{status}, $r->{json}{result} ], [ 200, 'applied' ],
 	'a workflow webhook in the Django service\'s shape, on the Django service\'s path, with the shared secret, is applied');
 
-# 6. slow clients: 40 connections that send half a request and wait
-my @slow = map { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $daemon->{port}, Timeout => 5) } 1 .. 40;
-print $_ "POST /webhooks/ghl HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n" for grep { $_ } @slow;
+# 6. slow clients: 200 connections from four addresses (50 each, under the
+# per-address bound) trickle a header line every second, which resets any
+# idle timeout; a signed webhook from another address is still answered
+# promptly, and the request deadline (15 s) cuts the slow ones off
+my @slow;
+for my $address (map { "127.0.0.$_" } 2 .. 5)
+{
+	push @slow, grep { $_ } map {
+		IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $daemon->{port}, LocalAddr => $address, Timeout => 5)
+	} 1 .. 50;
+}
+is(scalar(@slow), 200, '200 slow connections are open');
+print $_ "POST /webhooks/ghl HTTP/1.1\r\nHost: x\r\n" for @slow;
 my $t0 = time();
-is(http_request('GET', $daemon->url . '/healthz', timeout => 5)->{status}, 200, 'other clients are still served');
-ok(time() - $t0 < 2, 'promptly');
-my $closed = wait_until(sub { !grep { my $buf; $_ && defined(sysread($_, $buf, 1)) && length($buf) } @slow; }, 20);
-ok($closed, 'and the slow ones are cut off');
+my $prompt = body_for(webhook_id => 'while-slow', id => 'SignedWhileSlow000001', start => '2026-03-13T16:00:00-05:00',
+	end => '2026-03-13T17:00:00-05:00');
+$r = post($prompt, 'x-ghl-signature' => sign_body($ed_key, 'ed25519', $prompt));
+is_deeply([ $r->{status}, $r->{json}{result} ], [ 200, 'applied' ], 'a signed webhook is applied meanwhile');
+ok(time() - $t0 < 3, 'promptly');
+is(http_request('GET', $daemon->url . '/healthz', timeout => 5)->{status}, 200, 'and /healthz answers');
+my $open = scalar(@slow);
+while ($open && time() - $t0 < 25)
+{
+	$open = 0;
+	for my $c (@slow)
+	{
+		next unless $c;
+		if (!defined(syswrite($c, "X-Slow: 1\r\n")))
+		{
+			undef $c;
+			next;
+		}
+		my $rin = '';
+		vec($rin, fileno($c), 1) = 1;
+		if (select(my $rout = $rin, undef, undef, 0) && !sysread($c, my $buf, 512))
+		{
+			undef $c;
+			next;
+		}
+		$open++;
+	}
+	sleep 1;
+}
+is($open, 0, 'and the request deadline cuts every trickling connection off');
+ok(time() - $t0 < 22, 'in time');
 
 # 7. bookkeeping
 my $metrics = http_request('GET', $daemon->url . '/metrics')->{content};

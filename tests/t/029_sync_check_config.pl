@@ -75,6 +75,10 @@ like($out, qr/^FAIL +credentials +SimLocation000000001: the stored token does no
 ($status, $out) = check(REFLEXO_MAX_INFLIGHT => 'lots');
 is($status, 2, 'an invalid setting exits 2');
 like($out, qr/^FAIL +settings +.*REFLEXO_MAX_INFLIGHT/m, 'naming the setting');
+($status, $out) = check(REFLEXO_LEASE_SECONDS => 20, REFLEXO_REQUEST_TIMEOUT_MS => 15000);
+is($status, 2, 'a request timeout over half the lease is refused');
+like($out, qr/^FAIL +settings +REFLEXO_REQUEST_TIMEOUT_MS \(15000\) must be at most half of REFLEXO_LEASE_SECONDS/m,
+	'since a row in flight could be claimed again and sent twice');
 
 # every setting is written once, in its program's table: .env.example,
 # deploy/reflexo-api.env.example and the man pages' ENVIRONMENT sections are
