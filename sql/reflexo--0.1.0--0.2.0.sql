@@ -410,6 +410,53 @@ COMMENT ON FUNCTION reflexo.finish_outbox(pg_catalog.jsonb) IS
   'Records many push results in one call: [{"outbox_id", "attempt", "outcome": done|retryable|permanent|release, '
   '"ghl_appointment_id", "remote_updated_at", "error", "retry_after_ms"}]. Returns how many leases were still held.';
 
+-- ---------------------------------------------------------------- logins
+-- A locked-out user is answered as a wrong password is, after the same work:
+-- no answer tells whether a username exists.
+CREATE OR REPLACE FUNCTION api.login(username pg_catalog.text, password pg_catalog.text) RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    u reflexo.users;
+    iterations pg_catalog.int4 := reflexo.setting_int('reflexo.password_iterations', 600000);
+    -- the same work for an unknown user, so timing does not tell who exists
+    dummy CONSTANT pg_catalog.text := 'pbkdf2_sha256$' || iterations || '$none$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+    ok pg_catalog.bool;
+  BEGIN
+    SELECT * INTO u FROM reflexo.users WHERE pg_catalog.lower(users.username) = pg_catalog.lower(login.username)
+      FOR UPDATE;
+    ok := reflexo.password_verify(COALESCE(password, ''), COALESCE(u.password_hash, dummy))
+          AND u.id IS NOT NULL AND u.is_active;
+    IF u.locked_until > pg_catalog.now() THEN
+      -- locked out: answered as a wrong password, after the same work, so that no answer
+      -- tells whether a username exists
+      RETURN reflexo.api_refusal(401, 'invalid_credentials', 'Wrong username or password.');
+    END IF;
+    IF NOT ok THEN
+      IF u.id IS NOT NULL THEN
+        UPDATE reflexo.users
+           SET failed_logins = failed_logins + 1,
+               locked_until = CASE WHEN failed_logins + 1 >= reflexo.setting_int('reflexo.login_max_failures', 5)
+                                   THEN pg_catalog.now() + pg_catalog.make_interval(
+                                          secs => reflexo.setting_int('reflexo.login_lockout_seconds', 900))
+                              END
+         WHERE id = u.id;
+      END IF;
+      RETURN reflexo.api_refusal(401, 'invalid_credentials', 'Wrong username or password.');
+    END IF;
+    UPDATE reflexo.users
+       SET failed_logins = 0, locked_until = NULL, last_login_at = pg_catalog.now(),
+           -- hashes made with fewer iterations than today's are made again
+           password_hash = CASE WHEN pg_catalog.split_part(password_hash, '$', 2)::pg_catalog.int4 < iterations
+                                THEN reflexo.password_hash(password, iterations) ELSE password_hash END
+     WHERE id = u.id;
+    RETURN reflexo.issue_tokens(u);
+  END
+  $$;
+COMMENT ON FUNCTION api.login(pg_catalog.text, pg_catalog.text) IS
+  'POST /rpc/login {username, password} → {access, refresh}; 401 on a wrong password, an unknown user or while '
+  'locked out (one answer for all three).';
+
 -- ---------------------------------------------------------------- booking times
 -- Appointment times are finite and between 2000 and 2100, and no longer than
 -- the location's max_duration (new, default 1 day).  A 0.1.0 database may

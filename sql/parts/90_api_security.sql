@@ -256,12 +256,13 @@ CREATE FUNCTION api.login(username pg_catalog.text, password pg_catalog.text) RE
   BEGIN
     SELECT * INTO u FROM reflexo.users WHERE pg_catalog.lower(users.username) = pg_catalog.lower(login.username)
       FOR UPDATE;
-    IF u.locked_until > pg_catalog.now() THEN
-      RETURN reflexo.api_refusal(429, 'locked', 'Too many failed logins; try again later.',
-        pg_catalog.ceil(extract(epoch FROM u.locked_until - pg_catalog.now()))::pg_catalog.int4);
-    END IF;
     ok := reflexo.password_verify(COALESCE(password, ''), COALESCE(u.password_hash, dummy))
           AND u.id IS NOT NULL AND u.is_active;
+    IF u.locked_until > pg_catalog.now() THEN
+      -- locked out: answered as a wrong password, after the same work, so that no answer
+      -- tells whether a username exists
+      RETURN reflexo.api_refusal(401, 'invalid_credentials', 'Wrong username or password.');
+    END IF;
     IF NOT ok THEN
       IF u.id IS NOT NULL THEN
         UPDATE reflexo.users
@@ -284,7 +285,8 @@ CREATE FUNCTION api.login(username pg_catalog.text, password pg_catalog.text) RE
   END
   $$;
 COMMENT ON FUNCTION api.login(pg_catalog.text, pg_catalog.text) IS
-  'POST /rpc/login {username, password} → {access, refresh}; 401 on a wrong password, 429 while locked out.';
+  'POST /rpc/login {username, password} → {access, refresh}; 401 on a wrong password, an unknown user or while '
+  'locked out (one answer for all three).';
 
 CREATE FUNCTION api.refresh(refresh pg_catalog.text) RETURNS pg_catalog.json
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
