@@ -457,6 +457,23 @@ COMMENT ON FUNCTION api.login(pg_catalog.text, pg_catalog.text) IS
   'POST /rpc/login {username, password} → {access, refresh}; 401 on a wrong password, an unknown user or while '
   'locked out (one answer for all three).';
 
+-- ---------------------------------------------------------------- health by location
+-- api.health's token list names locations: staff see their own only.
+CREATE OR REPLACE FUNCTION api.health() RETURNS pg_catalog.jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+    -- the token list names locations: staff see their own only
+    SELECT h OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('tokens', COALESCE(
+             (SELECT pg_catalog.jsonb_agg(t ORDER BY t ->> 'location')
+                FROM pg_catalog.jsonb_array_elements(h -> 'tokens') t
+               WHERE t ->> 'location' IN (SELECT l.ghl_location_id FROM reflexo.locations l
+                                           WHERE l.id = ANY (reflexo.api_visible_location_ids()))),
+             '[]'))
+      FROM reflexo.health() h
+  $$;
+COMMENT ON FUNCTION api.health() IS
+  'GET /rpc/health: outbox, webhooks, tokens (of the caller''s locations) and rule breaks at a glance.';
+
 -- ---------------------------------------------------------------- booking times
 -- Appointment times are finite and between 2000 and 2100, and no longer than
 -- the location's max_duration (new, default 1 day).  A 0.1.0 database may

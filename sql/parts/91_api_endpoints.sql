@@ -274,8 +274,18 @@ CREATE FUNCTION api.metrics_webhooks() RETURNS pg_catalog.jsonb
 COMMENT ON FUNCTION api.metrics_webhooks() IS 'GET /rpc/metrics_webhooks: webhooks by type and result.';
 CREATE FUNCTION api.health() RETURNS pg_catalog.jsonb
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-  AS $$ SELECT reflexo.health() $$;
-COMMENT ON FUNCTION api.health() IS 'GET /rpc/health: outbox, webhooks, tokens and rule breaks at a glance.';
+  AS $$
+    -- the token list names locations: staff see their own only
+    SELECT h OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('tokens', COALESCE(
+             (SELECT pg_catalog.jsonb_agg(t ORDER BY t ->> 'location')
+                FROM pg_catalog.jsonb_array_elements(h -> 'tokens') t
+               WHERE t ->> 'location' IN (SELECT l.ghl_location_id FROM reflexo.locations l
+                                           WHERE l.id = ANY (reflexo.api_visible_location_ids()))),
+             '[]'))
+      FROM reflexo.health() h
+  $$;
+COMMENT ON FUNCTION api.health() IS
+  'GET /rpc/health: outbox, webhooks, tokens (of the caller''s locations) and rule breaks at a glance.';
 
 -- ---------------------------------------------------------------- privileges
 

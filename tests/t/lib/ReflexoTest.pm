@@ -312,10 +312,11 @@ sub start_api
 	my $node = $args{node};
 	my $log = $args{log} // log_path('reflexo-api');
 	my $port = $args{port} // PostgreSQL::Test::Cluster::get_free_port();
+	my $host = $args{host} // '127.0.0.1';	# or [::1]
 	my %env = (
 		DATABASE_URL => $node->connstr($args{dbname} // 'postgres') . ' user=reflexo_authenticator',
 		JWT_SECRET => $args{secret},
-		REFLEXO_API_ADDR => "127.0.0.1:$port",
+		REFLEXO_API_ADDR => "$host:$port",
 		REFLEXO_LOG_LEVEL => 'debug',
 		%{ $args{env} // {} });
 	local $ENV{ASAN_OPTIONS} = 'detect_leaks=1:abort_on_error=0';
@@ -327,7 +328,7 @@ sub start_api
 		open(STDOUT, '>>', $log) or die;
 		exec(binary('reflexo-api', 'REFLEXO_API'), @{ $args{options} // [] }) or die "exec: $!";
 	}
-	my $api = bless { pid => $pid, log => $log, url => "http://127.0.0.1:$port", port => $port }, 'ReflexoTest::Daemon';
+	my $api = bless { pid => $pid, log => $log, url => "http://$host:$port", port => $port }, 'ReflexoTest::Daemon';
 	wait_until(sub { http_request('GET', "$api->{url}/healthz")->{status} == 200 })
 	  or BAIL_OUT("reflexo-api did not start: " . PostgreSQL::Test::Utils::slurp_file($log));
 	return $api;
