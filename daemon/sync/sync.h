@@ -75,6 +75,7 @@ typedef enum AuthState
 	AUTH_READY,
 	AUTH_REFRESHING,			/* our refresh is in flight */
 	AUTH_WAITING,				/* another daemon holds the refresh lock, or a retry is due */
+	AUTH_SAVING,				/* GHL gave a new pair that is not stored yet: storing it again */
 	AUTH_BROKEN					/* needs an operator: re-authorize or rotate the token */
 } AuthState;
 
@@ -91,6 +92,14 @@ struct Location
 	AuthState	auth;
 	int64_t		auth_retry_ms;
 	bool		holds_lock;
+	struct
+	{
+		char	   *access;
+		char	   *refresh;
+		char	   *scope;
+		int64_t		expires_at_ms;
+		int			attempts;
+	}			unsaved;		/* AUTH_SAVING: GHL's refresh tokens are single-use, so never drop it */
 	char	   *broken_reason;
 	bool		held_back;		/* rows given back while broken: call them back once it works */
 	TokenBucket bucket;

@@ -183,6 +183,24 @@ location_bootstrap(Daemon *d, bool replace)
 	return ok;
 }
 
+/* a secret's bytes are wiped before they are freed */
+static void
+free_secret(char *secret)
+{
+	if (secret)
+		memset(secret, 0, strlen(secret));
+	free(secret);
+}
+
+static void
+forget_unsaved(Location *loc)
+{
+	free_secret(loc->unsaved.access);
+	free_secret(loc->unsaved.refresh);
+	free(loc->unsaved.scope);
+	memset(&loc->unsaved, 0, sizeof(loc->unsaved));
+}
+
 static void
 unlock_refresh(Daemon *d, Location *loc)
 {
@@ -216,12 +234,24 @@ refreshed(GhlResponse *response, void *context)
 	stats_ghl_status(response->status);
 	if (response->status == 200 && oauth_grant_read(json, &grant))
 	{
-		/* the old refresh token is spent: nothing may use the new pair before it is stored */
+		/*
+		 * The old refresh token is spent: nothing may use the new pair before
+		 * it is stored, and it must not be dropped if storing fails.  Then it
+		 * is kept here, the refresh lock stays ours, and storing is tried
+		 * again (location_tick) until the database takes it.
+		 */
 		if (!oauth_grant_save(&d->worker, d->config->token_key, loc->ghl_id, &grant, true))
 		{
-			unlock_refresh(d, loc);
-			broken(loc, "GHL refreshed the token but it could not be stored: re-authorize the location");
-			record_operation(d, "refresh_token", false, response->duration_ms);
+			forget_unsaved(loc);
+			loc->unsaved.access = xstrdup(grant.access);
+			loc->unsaved.refresh = xstrdup(grant.refresh);
+			loc->unsaved.scope = grant.scope ? xstrdup(grant.scope) : NULL;
+			loc->unsaved.expires_at_ms = grant.expires_at_ms;
+			loc->auth = AUTH_SAVING;
+			loc->auth_retry_ms = monotonic_ms() + 1000;
+			record_operation(d, "refresh_token", true, response->duration_ms);
+			log_warn("ALERT", "GHL refreshed the token but it could not be stored yet; retrying",
+					 json_pack("{s:s, s:s}", "alert", "token_save_pending", "location", loc->ghl_id));
 			return;
 		}
 		unlock_refresh(d, loc);
@@ -279,7 +309,7 @@ location_refresh(Daemon *d, Location *loc)
 	GhlCall		call = {.method = "POST", .content_type = "application/x-www-form-urlencoded", .not_idempotent = true};
 	Refresh    *rc;
 
-	if (loc->auth == AUTH_REFRESHING || loc->auth == AUTH_BROKEN)
+	if (loc->auth == AUTH_REFRESHING || loc->auth == AUTH_BROKEN || loc->auth == AUTH_SAVING)
 		return;
 	if (strcmp(loc->kind, "oauth") != 0 || loc->refresh == NULL)
 	{
@@ -360,11 +390,34 @@ void
 location_credentials_changed(Daemon *d, const char *ghl_id)
 {
 	for (Location *loc = d->locations; loc; loc = loc->next)
-		if (strcmp(loc->ghl_id, ghl_id) == 0 && loc->auth != AUTH_REFRESHING)
+		if (strcmp(loc->ghl_id, ghl_id) == 0 && loc->auth != AUTH_REFRESHING && loc->auth != AUTH_SAVING)
 		{
 			loc->auth = AUTH_WAITING;
 			loc->auth_retry_ms = 0;
 		}
+}
+
+/* Stores a refreshed pair the database could not take before; backs off up to 10 s. */
+static void
+save_unsaved(Daemon *d, Location *loc)
+{
+	OAuthGrant	grant = {.access = loc->unsaved.access, .refresh = loc->unsaved.refresh,
+	.scope = loc->unsaved.scope, .expires_at_ms = loc->unsaved.expires_at_ms};
+
+	if (!oauth_grant_save(&d->worker, d->config->token_key, loc->ghl_id, &grant, true))
+	{
+		int64_t		wait = 1000LL << (loc->unsaved.attempts < 5 ? loc->unsaved.attempts : 5);
+
+		loc->unsaved.attempts++;
+		loc->auth_retry_ms = monotonic_ms() + (wait < 10000 ? wait : 10000);
+		return;
+	}
+	unlock_refresh(d, loc);
+	set_tokens(loc, "oauth", loc->unsaved.access, loc->unsaved.refresh, loc->unsaved.expires_at_ms);
+	loc->unsaved.access = loc->unsaved.refresh = NULL;	/* set_tokens owns them now */
+	forget_unsaved(loc);
+	log_info("ALERT", "GHL token refreshed (stored after retrying)",
+			 json_pack("{s:s, s:s}", "alert", "token_refreshed", "location", loc->ghl_id));
 }
 
 /* Timers: retries of waiting locations, and refreshes before expiry. */
@@ -376,6 +429,12 @@ location_tick(Daemon *d)
 
 	for (Location *loc = d->locations; loc; loc = loc->next)
 	{
+		if (loc->auth == AUTH_SAVING)
+		{
+			if (mono >= loc->auth_retry_ms)
+				save_unsaved(d, loc);
+			continue;
+		}
 		if ((loc->auth == AUTH_WAITING || loc->auth == AUTH_BROKEN) && mono >= loc->auth_retry_ms)
 		{
 			unsigned	generation = loc->generation;
@@ -466,6 +525,10 @@ locations_free(Daemon *d)
 			memset(loc->refresh, 0, strlen(loc->refresh));
 		free(loc->access);
 		free(loc->refresh);
+		if (loc->unsaved.refresh)
+			log_error("ALERT", "stopping with a refreshed GHL token pair never stored: re-authorize the location",
+					  json_pack("{s:s, s:s}", "alert", "ghl_credentials", "location", loc->ghl_id));
+		forget_unsaved(loc);
 		free(loc->ghl_id);
 		free(loc->broken_reason);
 		free(loc);

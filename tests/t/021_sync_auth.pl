@@ -56,6 +56,26 @@ is(wait_for_value($node, q{SELECT count(*) FROM reflexo.appointments WHERE sync_
 	'a second expiry is handled with the rotated refresh token');
 is($sim->control('GET', 'state')->{json}{oauth}{refresh_grants}, 2, 'one more refresh');
 
+# storing a refreshed pair fails for a while (GHL's refresh tokens are
+# single-use): the pair is kept, stored once the database takes it, and the
+# spent refresh token is never used again
+$node->safe_psql('postgres', q{
+CREATE FUNCTION public.refuse_tokens() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN RAISE EXCEPTION 'no space left on device (a test)'; END $$;
+CREATE TRIGGER refuse_tokens BEFORE INSERT OR UPDATE ON reflexo.ghl_tokens
+  FOR EACH ROW EXECUTE FUNCTION public.refuse_tokens()});
+$sim->control('POST', 'tokens/expire', { location_id => 'SimLocation000000001' });
+book($node, 1, skip => 53);
+ok(wait_until(sub { join('', map { slurp_file($_->log_file) } @daemons) =~ /"alert":"token_save_pending"/ }, 30),
+	'a refreshed pair the database refuses is kept, and storing it is retried');
+is($sim->control('GET', 'state')->{json}{oauth}{refresh_grants}, 3, 'after one refresh');
+$node->safe_psql('postgres', 'DROP TRIGGER refuse_tokens ON reflexo.ghl_tokens');
+is(wait_for_value($node, q{SELECT count(*) FROM reflexo.appointments WHERE sync_state = 'synced'}, '54', 60), '54',
+	'once the database takes it, the waiting push goes out');
+is($sim->control('GET', 'state')->{json}{oauth}{refresh_grants}, 3, 'with no other refresh');
+unlike(join('', map { slurp_file($_->log_file) } @daemons), qr/"alert":"ghl_credentials"/,
+	'and the location never needed re-authorizing');
+
 $_->stop('TERM') for @daemons;
 my $logs = join('', map { slurp_file($_->log_file) } @daemons);
 like($logs, qr/"tag":"ALERT","message":"GHL token refreshed"/, 'a refresh is logged as an alert');
@@ -71,7 +91,7 @@ INSERT INTO reflexo.appointments (calendar_id, contact_id, starts_at, ends_at)
 SELECT id, 'c', '2026-05-04 09:00-05', '2026-05-04 10:00-05' FROM reflexo.calendars WHERE ghl_calendar_id = 'SimCalFisio000000001'});
 ok(wait_until(sub { slurp_file($daemon->log_file) =~ /"alert":"ghl_credentials"/ }, 20),
 	'a rejected private integration token raises an alert');
-is($sim->control('GET', 'state')->{json}{oauth}{refresh_grants}, 2, 'and is never refreshed');
+is($sim->control('GET', 'state')->{json}{oauth}{refresh_grants}, 3, 'and is never refreshed');
 is($pit_node->safe_psql('postgres', q{SELECT state FROM reflexo.outbox}), 'pending', 'the change waits, not lost');
 
 # the operator stores a new token; the running daemon takes it at once
@@ -100,7 +120,7 @@ SELECT id, 'c', '2026-05-05 09:00-05', '2026-05-05 10:00-05' FROM reflexo.calend
 is(wait_for_value($scope_node, q{SELECT state FROM reflexo.outbox}, 'dead'), 'dead', 'a scope error makes the row dead');
 like($scope_node->safe_psql('postgres', q{SELECT last_error FROM reflexo.outbox}), qr/not authorized for this scope/,
 	'with GHL\'s message');
-is($sim->control('GET', 'state')->{json}{oauth}{refresh_grants}, 2, 'without a refresh');
+is($sim->control('GET', 'state')->{json}{oauth}{refresh_grants}, 3, 'without a refresh');
 is($daemon->stop('TERM'), 0, 'the daemon stops cleanly');
 ok(sanitizer_clean($daemon->log_file), 'no sanitizer report');
 $sim->stop;
