@@ -474,6 +474,61 @@ CREATE OR REPLACE FUNCTION api.health() RETURNS pg_catalog.jsonb
 COMMENT ON FUNCTION api.health() IS
   'GET /rpc/health: outbox, webhooks, tokens (of the caller''s locations) and rule breaks at a glance.';
 
+-- ---------------------------------------------------------------- webhooks about other locations
+-- Kept with their body (to apply after a calendar sync) only for a location of ours.
+CREATE OR REPLACE FUNCTION reflexo.apply_ghl_webhook(body pg_catalog.jsonb) RETURNS pg_catalog.text
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    event text;
+    hook_id text;
+    outcome record;
+  BEGIN
+    IF body IS NULL OR jsonb_typeof(body) <> 'object' THEN
+      RAISE EXCEPTION 'GHL webhook body must be a JSON object'
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the request body exactly as GHL sent it.';
+    END IF;
+    event := nullif(body ->> 'type', '');
+    hook_id := nullif(body ->> 'webhookId', '');
+    IF event IS NULL THEN
+      PERFORM reflexo.malformed_webhook('type');
+    END IF;
+    IF hook_id IS NULL THEN
+      PERFORM reflexo.malformed_webhook('webhookId');
+    END IF;
+
+    -- exactly once: the inbox row commits with the change, or neither does
+    INSERT INTO reflexo.webhook_inbox (webhook_id, event_type, ghl_location_id, ghl_appointment_id)
+    VALUES (hook_id, event, coalesce(body ->> 'locationId', body #>> '{appointment,locationId}'),
+            coalesce(body #>> '{appointment,id}', body #>> '{data,id}'))
+    ON CONFLICT (webhook_id) DO NOTHING;
+    IF NOT FOUND THEN
+      PERFORM reflexo.count_webhook(event, 'duplicate');
+      RETURN 'duplicate';
+    END IF;
+
+    PERFORM set_config('reflexo.change_source', 'webhook ' || hook_id, true);
+    outcome := reflexo.apply_ghl_event(body);
+    UPDATE reflexo.webhook_inbox
+       SET result = outcome.result, reason = outcome.reason, applied_at = now(),
+           -- kept to apply after the next calendar sync: only for a location of ours, so
+           -- that what GHL sends about other locations costs one small row each
+           body = CASE WHEN outcome.result = 'ignored' AND event LIKE 'Appointment%'
+                        AND EXISTS (SELECT FROM reflexo.locations l
+                                     WHERE l.ghl_location_id = coalesce(apply_ghl_webhook.body ->> 'locationId',
+                                                                        apply_ghl_webhook.body #>> '{appointment,locationId}'))
+                       THEN apply_ghl_webhook.body END
+     WHERE webhook_id = hook_id;
+    PERFORM reflexo.count_webhook(event, outcome.result);
+    RETURN outcome.result;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.apply_ghl_webhook(pg_catalog.jsonb) IS
+  'Applies one GHL webhook body exactly once (keyed by webhookId) and returns applied, duplicate (seen before, '
+  'or an echo of our own change), stale (older than what is here: last writer wins on dateUpdated) or ignored '
+  '(unknown calendar or location: kept and applied after the next calendar sync). AppointmentDelete cancels. '
+  'Accepts GHL''s "appointment" shape and the Django guide''s "data" shape. A malformed body raises 22023.';
+
 -- ---------------------------------------------------------------- booking times
 -- Appointment times are finite and between 2000 and 2100, and no longer than
 -- the location's max_duration (new, default 1 day).  A 0.1.0 database may
@@ -653,12 +708,26 @@ CREATE OR REPLACE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT re
     ends timestamptz;
   BEGIN
     IF event = 'UNINSTALL' THEN
-      -- the app was removed from the location: its tokens are void
+      -- The app was removed from the location: its tokens are void, unless they were
+      -- granted after this event (a replay, or an uninstall followed by a new install).
+      -- GHL dates it; an undated one cannot be shown to be newer.
+      changed_at := CASE WHEN body ? 'timestamp'
+                         THEN reflexo.ghl_timestamp(body ->> 'timestamp', 'UTC', 'timestamp') END;
       DELETE FROM reflexo.ghl_tokens t USING reflexo.locations l
-       WHERE t.location_id = l.id AND l.ghl_location_id = body ->> 'locationId';
-      result := CASE WHEN FOUND THEN 'applied' ELSE 'ignored' END;
-      reason := CASE WHEN FOUND THEN 'credentials forgotten' ELSE 'no credentials for the location' END;
-      PERFORM reflexo.ring('reflexo_credentials', body ->> 'locationId');
+       WHERE t.location_id = l.id AND l.ghl_location_id = body ->> 'locationId' AND t.updated_at < changed_at;
+      IF FOUND THEN
+        result := 'applied';
+        reason := 'credentials forgotten';
+        PERFORM reflexo.ring('reflexo_credentials', body ->> 'locationId');
+      ELSIF EXISTS (SELECT FROM reflexo.ghl_tokens t JOIN reflexo.locations l ON l.id = t.location_id
+                     WHERE l.ghl_location_id = body ->> 'locationId') THEN
+        result := 'stale';
+        reason := CASE WHEN changed_at IS NULL THEN 'an undated UNINSTALL cannot void credentials'
+                       ELSE 'the credentials were granted after this UNINSTALL' END;
+      ELSE
+        result := 'ignored';
+        reason := 'no credentials for the location';
+      END IF;
       RETURN;
     END IF;
     IF event NOT IN ('AppointmentCreate', 'AppointmentUpdate', 'AppointmentDelete') THEN

@@ -8,8 +8,9 @@
  *   400  not JSON, or a webhook the database finds malformed (its message)
  *   401  unsigned, a signature that does not verify, or outside the window
  *   413  too big (http_server.c)
- *   429  no database to apply it in now: GHL retries a 429 (Retry-After)
- *   500  the database refused it for another reason (logged); GHL retries
+ *   429  not applied now: no database, or the database refused it for a
+ *        reason other than the body (logged as an error); GHL retries a 429
+ *        under every retry policy it has documented (Retry-After)
  *
  * A deadlock or serialization failure against our own push is retried here
  * first: it is a race of ours, and GHL waits minutes before delivering again.
@@ -53,6 +54,21 @@ log_webhook(const char *event, const char *webhook_id, const char *appointment, 
 					   "reason", reason));
 }
 
+/*
+ * GHL signs every marketplace app's webhooks with the same key: a body that
+ * names an app (appId) must name ours, the part of GHL_CLIENT_ID before its
+ * first '-', as GHL's own SDK checks.  Without a client id (a Private
+ * Integration Token) or an appId there is nothing to compare.
+ */
+static bool
+for_another_app(const Config *config, json_t *body)
+{
+	const char *app = json_string_value(json_object_get(body, "appId"));
+	size_t		ours = strcspn(config->ghl_client_id, "-");
+
+	return app && *app && ours > 0 && (strlen(app) != ours || strncmp(app, config->ghl_client_id, ours) != 0);
+}
+
 static const char *
 appointment_field(json_t *body, const char *field)
 {
@@ -91,6 +107,16 @@ webhook_endpoint(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 	}
 	event = json_string_value(json_object_get(verdict.body, "type"));
 	webhook_id = json_string_value(json_object_get(verdict.body, "webhookId"));
+	if (for_another_app(http->config, verdict.body))
+	{
+		/* GHL's, but another app's business: nothing to store, nothing to retry */
+		ms = (double) (monotonic_ms() - started);
+		stats_webhook("ignored", ms);
+		log_webhook(event, webhook_id, NULL, NULL, "ignored", verdict.via, 200, ms, "another app's webhook");
+		http_reply_json(reply, 200, json_pack("{s:s, s:s?}", "result", "ignored", "webhookId", webhook_id));
+		json_decref(verdict.body);
+		return;
+	}
 
 	db = db_pool_take(http->pool, HTTP_DB_WAIT_MS);
 	r = db ? db_exec_prepared(db, STATEMENT_APPLY_WEBHOOK, "SELECT reflexo.apply_ghl_webhook($1::jsonb)", 1, params)
@@ -132,11 +158,12 @@ webhook_endpoint(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 		const char *message = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 
 		stats_webhook("error", ms);
-		log_webhook(event, webhook_id, NULL, NULL, "error", verdict.via, 500, ms, message);
+		log_webhook(event, webhook_id, NULL, NULL, "error", verdict.via, 429, ms, message);
 		log_error("WEBHOOK", "applying a webhook failed",
 				  json_pack("{s:s?, s:s?, s:s?}", "webhook_id", webhook_id, "sqlstate",
 							PQresultErrorField(r, PG_DIAG_SQLSTATE), "error", message));
-		http_reply_error(reply, 500, "the webhook could not be applied; it was not stored");
+		http_reply_error(reply, 429, "the webhook could not be applied now; it was not stored");
+		reply->retry_after = 60;
 	}
 	else
 	{

@@ -70,12 +70,26 @@ CREATE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT result pg_cat
     ends timestamptz;
   BEGIN
     IF event = 'UNINSTALL' THEN
-      -- the app was removed from the location: its tokens are void
+      -- The app was removed from the location: its tokens are void, unless they were
+      -- granted after this event (a replay, or an uninstall followed by a new install).
+      -- GHL dates it; an undated one cannot be shown to be newer.
+      changed_at := CASE WHEN body ? 'timestamp'
+                         THEN reflexo.ghl_timestamp(body ->> 'timestamp', 'UTC', 'timestamp') END;
       DELETE FROM reflexo.ghl_tokens t USING reflexo.locations l
-       WHERE t.location_id = l.id AND l.ghl_location_id = body ->> 'locationId';
-      result := CASE WHEN FOUND THEN 'applied' ELSE 'ignored' END;
-      reason := CASE WHEN FOUND THEN 'credentials forgotten' ELSE 'no credentials for the location' END;
-      PERFORM reflexo.ring('reflexo_credentials', body ->> 'locationId');
+       WHERE t.location_id = l.id AND l.ghl_location_id = body ->> 'locationId' AND t.updated_at < changed_at;
+      IF FOUND THEN
+        result := 'applied';
+        reason := 'credentials forgotten';
+        PERFORM reflexo.ring('reflexo_credentials', body ->> 'locationId');
+      ELSIF EXISTS (SELECT FROM reflexo.ghl_tokens t JOIN reflexo.locations l ON l.id = t.location_id
+                     WHERE l.ghl_location_id = body ->> 'locationId') THEN
+        result := 'stale';
+        reason := CASE WHEN changed_at IS NULL THEN 'an undated UNINSTALL cannot void credentials'
+                       ELSE 'the credentials were granted after this UNINSTALL' END;
+      ELSE
+        result := 'ignored';
+        reason := 'no credentials for the location';
+      END IF;
       RETURN;
     END IF;
     IF event NOT IN ('AppointmentCreate', 'AppointmentUpdate', 'AppointmentDelete') THEN
@@ -285,7 +299,13 @@ CREATE FUNCTION reflexo.apply_ghl_webhook(body pg_catalog.jsonb) RETURNS pg_cata
     outcome := reflexo.apply_ghl_event(body);
     UPDATE reflexo.webhook_inbox
        SET result = outcome.result, reason = outcome.reason, applied_at = now(),
-           body = CASE WHEN outcome.result = 'ignored' AND event LIKE 'Appointment%' THEN apply_ghl_webhook.body END
+           -- kept to apply after the next calendar sync: only for a location of ours, so
+           -- that what GHL sends about other locations costs one small row each
+           body = CASE WHEN outcome.result = 'ignored' AND event LIKE 'Appointment%'
+                        AND EXISTS (SELECT FROM reflexo.locations l
+                                     WHERE l.ghl_location_id = coalesce(apply_ghl_webhook.body ->> 'locationId',
+                                                                        apply_ghl_webhook.body #>> '{appointment,locationId}'))
+                       THEN apply_ghl_webhook.body END
      WHERE webhook_id = hook_id;
     PERFORM reflexo.count_webhook(event, outcome.result);
     RETURN outcome.result;

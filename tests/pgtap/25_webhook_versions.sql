@@ -4,10 +4,12 @@
 --     a dated one is not lost behind an undated one;
 --   * against local changes GHL's clock may lag by reflexo.ghl_clock_skew;
 --   * GHL's news of an appointment deleted here (the echo of our own delete)
---     never resurrects it.
+--     never resurrects it;
+--   * events about locations that are not ours keep no body;
+--   * an UNINSTALL voids credentials only if dated after their grant.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(16);
+SELECT plan(22);
 
 -- an undated event, as the Django guide shows them
 CREATE FUNCTION pg_temp.undated(event text, webhook_id text, ghl_id text, local_from text, local_to text) RETURNS jsonb
@@ -79,6 +81,23 @@ SELECT is(reflexo.apply_ghl_webhook(pg_temp.hook('AppointmentUpdate', 'v-10', 'g
           'and so is any late news of it');
 SELECT is((SELECT count(*)::int FROM reflexo.appointments WHERE ghl_appointment_id = 'ghl-v3'), 0,
           'nothing brings it back');
+
+-- what GHL sends about locations that are not ours costs one small row each
+SELECT is(reflexo.apply_ghl_webhook(pg_temp.hook('AppointmentCreate', 'v-11', 'ghl-v11', location => 'loc-not-ours')),
+          'ignored', 'an event of a location that is not ours is ignored');
+SELECT is((SELECT body IS NULL FROM reflexo.webhook_inbox WHERE webhook_id = 'v-11'), true, 'and its body is not kept');
+SELECT is(reflexo.apply_ghl_webhook(pg_temp.hook('AppointmentCreate', 'v-12', 'ghl-v12', 'cal-not-yet-synced')),
+          'ignored', 'an event of one of our locations, on a calendar not synced yet, is ignored for now');
+SELECT is((SELECT body IS NOT NULL FROM reflexo.webhook_inbox WHERE webhook_id = 'v-12'), true,
+          'and kept, to apply after the next calendar sync');
+
+-- an UNINSTALL voids the location's credentials only if GHL dates it after their grant
+INSERT INTO reflexo.ghl_tokens (location_id, kind, access_token) VALUES (101, 'oauth', '\x00');
+SELECT is(reflexo.apply_ghl_webhook('{"type": "UNINSTALL", "locationId": "loc-lima", "webhookId": "v-13"}'), 'stale',
+          'an undated UNINSTALL cannot void the credentials');
+SELECT is(reflexo.apply_ghl_webhook(jsonb_build_object('type', 'UNINSTALL', 'locationId', 'loc-lima', 'webhookId', 'v-14',
+            'timestamp', to_char((now() + interval '1 second') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))), 'applied',
+          'a dated one after the grant does');
 
 SELECT * FROM finish();
 ROLLBACK;

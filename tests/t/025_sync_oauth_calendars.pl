@@ -64,11 +64,27 @@ like(slurp_file($daemon->log_file), qr/"tag":"CALENDAR_SYNC","message":"calendar
 like(http_request('GET', $daemon->url . '/metrics')->{content}, qr/reflexo_calendar_syncs_total\{result="success"\} [2-9]/,
 	'and counted');
 
-# 5. GHL's UNINSTALL forgets the tokens; the location then needs an operator
-my $body = encode_json({ type => 'UNINSTALL', appId => 'sim', locationId => 'SimLocation000000001',
-	webhookId => 'uninstall-1', timestamp => do { my @t = gmtime(); sprintf('%04d-%02d-%02dT%02d:%02d:%02dZ', $t[5] + 1900, $t[4] + 1, @t[3, 2, 1, 0]) } });
-$r = http_request('POST', $daemon->url . '/webhooks/ghl', content => $body, headers => { 'Content-Type' => 'application/json',
-	'x-ghl-signature' => sign_body("$sim->{keys}/ghl-sim-ed25519.key.pem", 'ed25519', $body) });
+# 5. GHL's UNINSTALL forgets the tokens; the location then needs an operator.
+# GHL signs every app's webhooks with one key: another app's UNINSTALL, or
+# one older than the grant (a replay), must not void ours.
+sub gmt { my @t = gmtime(shift); sprintf('%04d-%02d-%02dT%02d:%02d:%02dZ', $t[5] + 1900, $t[4] + 1, @t[3, 2, 1, 0]) }
+sub uninstall
+{
+	my (%o) = @_;
+	my $body = encode_json({ type => 'UNINSTALL', appId => $o{app} // 'sim', locationId => 'SimLocation000000001',
+		webhookId => $o{id}, timestamp => gmt($o{at} // time()) });
+	return http_request('POST', $daemon->url . '/webhooks/ghl', content => $body, headers => { 'Content-Type' => 'application/json',
+		'x-ghl-signature' => sign_body("$sim->{keys}/ghl-sim-ed25519.key.pem", 'ed25519', $body) });
+}
+$r = uninstall(id => 'uninstall-other-app', app => 'otherapp');
+is_deeply([ $r->{status}, $r->{json}{result} ], [ 200, 'ignored' ], 'another app\'s UNINSTALL, signed by GHL, is ignored');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM reflexo.webhook_inbox WHERE webhook_id = 'uninstall-other-app'}), '0',
+	'and not even stored');
+$r = uninstall(id => 'uninstall-before-grant', at => time() - 3600);
+is_deeply([ $r->{status}, $r->{json}{result} ], [ 200, 'stale' ], 'an UNINSTALL dated before the grant is stale');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM reflexo.ghl_tokens'), '1', 'and the tokens stay');
+sleep 1;   # GHL dates to the second: later than the grant
+$r = uninstall(id => 'uninstall-1');
 is_deeply([ $r->{status}, $r->{json}{result} ], [ 200, 'applied' ], 'a signed UNINSTALL is applied');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM reflexo.ghl_tokens'), '0', 'the tokens are forgotten');
 ok(wait_until(sub { http_request('GET', $daemon->url . '/readyz')->{status} == 503 }), '/readyz then reports 503');
