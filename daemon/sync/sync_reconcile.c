@@ -32,7 +32,8 @@ compared(Daemon *d, Location *loc, GhlResponse *response, void *arg)
 	char		from[24],
 				to[24];
 	char	   *list;
-	const char *params[4] = {w->calendar, from, to, NULL};
+	char		listed[24];
+	const char *params[5] = {w->calendar, from, to, NULL, listed};
 	PGresult   *r;
 	json_t	   *result;
 
@@ -49,10 +50,12 @@ compared(Daemon *d, Location *loc, GhlResponse *response, void *arg)
 	}
 	snprintf(from, sizeof(from), "%lld", (long long) w->from_ms);
 	snprintf(to, sizeof(to), "%lld", (long long) w->to_ms);
+	/* when the listing was asked for: what was pushed since may be missing from it */
+	snprintf(listed, sizeof(listed), "%lld", (long long) (now_ms() - (int64_t) response->duration_ms));
 	list = json_dumps(events, JSON_COMPACT);
 	params[3] = list;
 	r = db_query(&d->worker, "SELECT reflexo.reconcile_ghl_events($1, to_timestamp($2::float8 / 1000),"
-				 " to_timestamp($3::float8 / 1000), $4::jsonb)", 4, params);
+				 " to_timestamp($3::float8 / 1000), $4::jsonb, to_timestamp($5::float8 / 1000))", 5, params);
 	free(list);
 	if (r == NULL)
 	{

@@ -16,7 +16,8 @@ COMMENT ON FUNCTION reflexo.ghl_timestamp_or_null(pg_catalog.text, pg_catalog.te
   'A GHL time, or NULL when it is missing or not a time (reconciliation then lets apply_ghl_webhook judge).';
 
 CREATE FUNCTION reflexo.reconcile_ghl_events(ghl_calendar_id pg_catalog.text, window_start pg_catalog.timestamptz,
-                                             window_end pg_catalog.timestamptz, events pg_catalog.jsonb)
+                                             window_end pg_catalog.timestamptz, events pg_catalog.jsonb,
+                                             listed_at pg_catalog.timestamptz DEFAULT NULL)
   RETURNS pg_catalog.jsonb
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
@@ -59,18 +60,26 @@ CREATE FUNCTION reflexo.reconcile_ghl_events(ghl_calendar_id pg_catalog.text, wi
     END LOOP;
 
     -- 2. ours that GHL does not have (a push lost after it was acknowledged,
-    --    or an event removed in GHL without a webhook): pushed again as new
+    --    or an event removed in GHL without a webhook): pushed again as new.
+    --    Not one with a push pending, nor one whose push was recorded after
+    --    the listing was asked for (listed_at, less 10 s for the daemon's
+    --    clock; five minutes ago if not given): GHL may have it and the list
+    --    not show it yet.  The new row starts at attempt 1, so reflexo-sync
+    --    looks for the event in GHL before it creates it again.
     WITH missing AS (
       UPDATE reflexo.appointments a SET ghl_appointment_id = NULL, sync_state = 'pending'
        WHERE a.calendar_id = cal.id AND a.ghl_appointment_id IS NOT NULL
          AND a.starts_at >= window_start AND a.starts_at < window_end
          AND a.status NOT IN ('cancelled', 'invalid') AND a.sync_state = 'synced'
          AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(events) g WHERE g.value ->> 'id' = a.ghl_appointment_id)
-         AND NOT EXISTS (SELECT 1 FROM reflexo.outbox o WHERE o.appointment_id = a.id AND o.state <> 'done')
+         AND NOT EXISTS (SELECT 1 FROM reflexo.outbox o
+                          WHERE o.appointment_id = a.id
+                            AND (o.state <> 'done'
+                                 OR o.completed_at >= coalesce(listed_at, now() - interval '5 minutes') - interval '10 seconds'))
       RETURNING a.*
     )
-    INSERT INTO reflexo.outbox (appointment_id, location_id, operation, payload)
-    SELECT m.id, m.location_id, 'create', to_jsonb(m) FROM missing m;
+    INSERT INTO reflexo.outbox (appointment_id, location_id, operation, payload, attempts)
+    SELECT m.id, m.location_id, 'create', to_jsonb(m), 1 FROM missing m;
     GET DIAGNOSTICS pushed = ROW_COUNT;
     IF pushed > 0 THEN
       PERFORM reflexo.ring('reflexo_outbox');
@@ -89,7 +98,8 @@ CREATE FUNCTION reflexo.reconcile_ghl_events(ghl_calendar_id pg_catalog.text, wi
                               'applied', applied, 'pushed_again', pushed, 'duplicates', duplicates);
   END
   $$;
-COMMENT ON FUNCTION reflexo.reconcile_ghl_events(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.jsonb) IS
-  'Repairs drift between a GHL calendar''s complete event list over a window and this database: applies GHL '
-  'changes never received (as webhooks), pushes again local appointments GHL does not have, and reports '
-  'duplicate bookings in GHL. Returns {calendar, events, applied, pushed_again, duplicates}.';
+COMMENT ON FUNCTION reflexo.reconcile_ghl_events(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.jsonb, pg_catalog.timestamptz) IS
+  'Repairs drift between a GHL calendar''s complete event list over a window, asked for at listed_at, and this '
+  'database: applies GHL changes never received (as webhooks), pushes again local appointments GHL does not have '
+  '(looking for them first; never one pushed since the listing), and reports duplicate bookings in GHL. Returns '
+  '{calendar, events, applied, pushed_again, duplicates}.';

@@ -56,6 +56,10 @@ for (1 .. 2)
 		startTime => '2026-12-10T17:00:00-05:00', endTime => '2026-12-10T17:30:00-05:00', silent => JSON::PP::true });
 }
 
+# the pushes were recorded a while ago (one recorded after a listing was
+# asked for is never taken for missing: pgTAP 27)
+$node->safe_psql('postgres', q{UPDATE reflexo.outbox SET completed_at = completed_at - interval '10 minutes'});
+
 # a failed fetch concludes nothing
 $sim->control('POST', 'faults', { error_rate => 1, error_status => 503, path => '/calendars/events' });
 reconcile();
