@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "common/alloc.h"
+#include "common/iso_time.h"
 
 #define ATTEMPTS 3
 
@@ -109,21 +110,23 @@ send_pipeline(Db *db, Pipeline *pipeline, const ApiSettings *settings, const Api
 /*
  * Reads every result up to the Sync, statement by statement; the first
  * error decides.  Prepares that succeeded are recorded on the connection.
+ * A server that stops answering is given up at deadline_ms (the connection
+ * closes), so no request thread waits for it longer.
  */
 static void
-read_pipeline(Db *db, const Pipeline *pipeline, ApiResult *result, PGresult **kept)
+read_pipeline(Db *db, const Pipeline *pipeline, ApiResult *result, PGresult **kept, int64_t deadline_ms)
 {
 	int			index = 0;
 
 	result->ok = true;
 	for (;;)
 	{
-		PGresult   *pg = PQgetResult(db->conn);
+		PGresult   *pg = db_await(db, deadline_ms) ? PQgetResult(db->conn) : NULL;
 		Sent		kind = index < pipeline->n ? pipeline->sent[index] : SENT_SETUP;
 
 		if (pg == NULL)
 		{
-			if (PQstatus(db->conn) != CONNECTION_OK)
+			if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
 				return;
 			index++;			/* the end of one statement's results */
 			continue;
@@ -192,7 +195,8 @@ api_run(ApiServer *server, ApiRequest *request, const ApiPlan *plan, ApiResult *
 			Pipeline	pipeline = {0};
 
 			if (send_pipeline(db, &pipeline, settings, request, plan))
-				read_pipeline(db, &pipeline, result, kept);
+				read_pipeline(db, &pipeline, result, kept,
+							  monotonic_ms() + settings->statement_timeout_ms + 15000);
 			if (db->conn)
 				db_statements_settle(db);
 		}

@@ -1,12 +1,17 @@
 /*
- * sync_db.c — connections that come back.  A failed query on a broken
- * connection closes it; db_ready() reconnects after a backoff (0.5 s
- * doubling to 30 s, +/-25% jitter) so several daemons do not stampede a
- * restarting server.
+ * db.c — connections that come back, and waits that end.  A failed query on
+ * a broken connection closes it; db_ready() reconnects after a backoff
+ * (0.5 s doubling to 30 s, +/-25% jitter) so several daemons do not stampede
+ * a restarting server.  No wait for the database is unbounded: every answer
+ * is awaited with poll() up to DB_ANSWER_MS (a black-holed connection, which
+ * TCP may not notice for many minutes, is then given up and reopened), or
+ * until the interrupt descriptor (the daemon's signals) becomes readable.
  */
 #include "common/db.h"
 #include "common/alloc.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +20,13 @@
 #include "common/log.h"
 
 static const char *program = "reflexo";
+static int	interrupt_fd = -1;
+
+void
+db_set_interrupt(int fd)
+{
+	interrupt_fd = fd;
+}
 
 void
 db_set_program(const char *name)
@@ -125,8 +137,8 @@ db_ready(Db *db)
 {
 	char		application_name[64];
 	const char *keys[] = {"application_name", "keepalives", "keepalives_idle", "keepalives_interval",
-		"keepalives_count", "connect_timeout", "options", "dbname", NULL};
-	const char *values[9];
+		"keepalives_count", "tcp_user_timeout", "connect_timeout", "options", "dbname", NULL};
+	const char *values[10];
 
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
 		return true;
@@ -137,14 +149,16 @@ db_ready(Db *db)
 
 	snprintf(application_name, sizeof(application_name), "%s %s", program, db->role);
 	values[0] = application_name;
+	/* a dead peer is noticed within about 25 s, idle or not */
 	values[1] = "1";
-	values[2] = "30";
-	values[3] = "10";
+	values[2] = "10";
+	values[3] = "5";
 	values[4] = "3";
-	values[5] = "10";
-	values[6] = "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000";
-	values[7] = db->conninfo;
-	values[8] = NULL;
+	values[5] = "15000";
+	values[6] = "10";
+	values[7] = "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000";
+	values[8] = db->conninfo;
+	values[9] = NULL;
 	db->conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(db->conn) != CONNECTION_OK)
 	{
@@ -183,6 +197,71 @@ db_fail(Db *db, PGresult *result, const char *what)
 	return false;
 }
 
+bool
+db_await(Db *db, int64_t deadline_ms)
+{
+	while (PQisBusy(db->conn))
+	{
+		struct pollfd fds[2] = {{.fd = PQsocket(db->conn), .events = POLLIN}, {.fd = interrupt_fd, .events = POLLIN}};
+		int64_t		left = deadline_ms - monotonic_ms();
+		int			n;
+
+		if (left <= 0)
+		{
+			lost(db, "the database did not answer in time: giving the connection up");
+			return false;
+		}
+		n = poll(fds, interrupt_fd >= 0 ? 2 : 1, (int) (left > 1000 ? 1000 : left));
+		if (n < 0 && errno != EINTR)
+		{
+			lost(db, strerror(errno));
+			return false;
+		}
+		if (n > 0 && interrupt_fd >= 0 && (fds[1].revents & POLLIN))
+		{
+			lost(db, "a signal came while waiting for the database: giving the connection up");
+			return false;
+		}
+		if (n > 0 && !PQconsumeInput(db->conn))
+		{
+			lost(db, PQerrorMessage(db->conn));
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The result of what was just sent (the last one, for one statement), or
+ * NULL with the connection closed when sending failed or no answer came.
+ */
+static PGresult *
+answer(Db *db, bool sent)
+{
+	int64_t		deadline = monotonic_ms() + DB_ANSWER_MS;
+	PGresult   *result = NULL;
+	PGresult   *next;
+
+	if (!sent)
+	{
+		lost(db, PQerrorMessage(db->conn));
+		return NULL;
+	}
+	for (;;)
+	{
+		if (!db_await(db, deadline))
+		{
+			PQclear(result);
+			return NULL;
+		}
+		if ((next = PQgetResult(db->conn)) == NULL)
+			break;
+		PQclear(result);
+		result = next;
+	}
+	return result;
+}
+
 PGresult *
 db_query(Db *db, const char *sql, int nparams, const char *const *values)
 {
@@ -190,7 +269,9 @@ db_query(Db *db, const char *sql, int nparams, const char *const *values)
 
 	if (!db_ready(db))
 		return NULL;
-	result = PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0);
+	result = answer(db, PQsendQueryParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0));
+	if (result == NULL)
+		return NULL;
 	if (PQresultStatus(result) != PGRES_TUPLES_OK && PQresultStatus(result) != PGRES_COMMAND_OK)
 	{
 		db_fail(db, result, sql);
@@ -210,7 +291,9 @@ db_exec_prepared(Db *db, unsigned id, const char *sql, int nparams, const char *
 	snprintf(name, sizeof(name), "reflexo_%u", id);
 	if (!(db->prepared & (1u << id)))
 	{
-		result = PQprepare(db->conn, name, sql, nparams, NULL);
+		result = answer(db, PQsendPrepare(db->conn, name, sql, nparams, NULL));
+		if (result == NULL)
+			return NULL;
 		if (PQresultStatus(result) != PGRES_COMMAND_OK)
 		{
 			if (PQstatus(db->conn) != CONNECTION_OK)
@@ -224,7 +307,9 @@ db_exec_prepared(Db *db, unsigned id, const char *sql, int nparams, const char *
 		PQclear(result);
 		db->prepared |= 1u << id;
 	}
-	result = PQexecPrepared(db->conn, name, nparams, values, NULL, NULL, 0);
+	result = answer(db, PQsendQueryPrepared(db->conn, name, nparams, values, NULL, NULL, 0));
+	if (result == NULL)
+		return NULL;
 	if (PQstatus(db->conn) != CONNECTION_OK)
 	{
 		lost(db, PQerrorMessage(db->conn));

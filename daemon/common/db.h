@@ -50,6 +50,16 @@ extern PGresult *db_exec_prepared(Db *db, unsigned id, const char *sql, int npar
 extern const char *db_statement(Db *db, const char *sql, char name[DB_STATEMENT_NAME], bool *prepared);
 extern void db_statement_ready(Db *db, const char *name);
 extern void db_statements_settle(Db *db);
+/*
+ * No wait for an answer lasts longer than this: the server's own
+ * statement_timeout (30 s) is the rule, this the bound when the server or
+ * the network stops answering at all.
+ */
+#define DB_ANSWER_MS 45000
+/* Waits until a result is ready, up to deadline_ms (monotonic_ms()); false, with the connection closed, if none came. */
+extern bool db_await(Db *db, int64_t deadline_ms);
+/* A descriptor whose readiness (a pending signal) ends any wait for the database at once. */
+extern void db_set_interrupt(int fd);
 extern int	db_socket(Db *db);
 typedef void (*NotifyHandler) (void *context, const char *channel, const char *payload);
 extern bool db_notifications(Db *db, NotifyHandler handler, void *context);

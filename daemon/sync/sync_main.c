@@ -306,6 +306,15 @@ main(int argc, char **argv)
 	if (options.store_token)
 		return store_token(d);
 	signal_fd = open_signals();
+	{
+		/* a stop signal ends any wait for the database (never read: the loop reads signal_fd) */
+		sigset_t	stop;
+
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGINT);
+		db_set_interrupt(signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC));
+	}
 	if (RAND_bytes(session, sizeof(session)) != 1)
 		memset(session, 0, sizeof(session));
 	snprintf(d->session_id, sizeof(d->session_id), "%02x%02x%02x%02x", session[0], session[1], session[2], session[3]);
