@@ -43,6 +43,9 @@ static const Setting settings[] = {
 	{"FRONTEND_URL", SETTING_TEXT, AT(frontend_url), "", 0, 0,
 	"the clinic's front end, e.g. http://localhost:3000: the page that ends a GHL app install links back to it",
 	false},
+	{"REFLEXO_OPS_TOKEN", SETTING_TEXT, AT(ops_token), "", 0, 0,
+	"a token that /metrics, /metrics.json, /status.json, the status page and /readyz's reasons then ask for "
+	"(Authorization: Bearer, or ?token= in a browser); empty: open to whoever reaches REFLEXO_HTTP_ADDR", true},
 	{"REFLEXO_TOKEN_KEY", SETTING_KEY, AT(token_key), NULL, 0, 0,
 	"32-byte key (base64 or hex) that encrypts GHL tokens at rest; make one with: openssl rand -base64 32; "
 	"keep it safe: without it the stored tokens cannot be read", true},

@@ -6,6 +6,7 @@
 #include "sync_http.h"
 #include "common/alloc.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +22,34 @@ static const struct
 	const char *path;
 	const char *method;			/* GET also answers HEAD */
 	Endpoint	endpoint;
+	bool		operational;	/* shows locations, tokens' expiry, GHL's errors: REFLEXO_OPS_TOKEN */
 }			routes[] = {
-	{"/webhooks/ghl", "POST", webhook_endpoint},
-	{"/api/webhooks/ghl/", "POST", webhook_endpoint},
-	{"/api/webhooks/ghl", "POST", webhook_endpoint},
-	{"/oauth/callback", "GET", oauth_callback},
-	{"/api/ghl/oauth/callback/", "GET", oauth_callback},
-	{"/healthz", "GET", status_healthz},
-	{"/readyz", "GET", status_readyz},
-	{"/metrics", "GET", status_metrics},
-	{"/metrics.json", "GET", status_metrics_json},
-	{"/api/ghl/metrics/", "GET", status_metrics_json},
-	{"/status.json", "GET", status_json},
-	{"/", "GET", status_page},
+	{"/webhooks/ghl", "POST", webhook_endpoint, false},
+	{"/api/webhooks/ghl/", "POST", webhook_endpoint, false},
+	{"/api/webhooks/ghl", "POST", webhook_endpoint, false},
+	{"/oauth/callback", "GET", oauth_callback, false},
+	{"/api/ghl/oauth/callback/", "GET", oauth_callback, false},
+	{"/healthz", "GET", status_healthz, false},
+	{"/readyz", "GET", status_readyz, false},	/* its reasons only with the token */
+	{"/metrics", "GET", status_metrics, true},
+	{"/metrics.json", "GET", status_metrics_json, true},
+	{"/api/ghl/metrics/", "GET", status_metrics_json, true},
+	{"/status.json", "GET", status_json, true},
+	{"/", "GET", status_page, true},
 };
+
+bool
+sync_http_ops_allowed(const SyncHttp *http, const HttpRequest *request)
+{
+	const char *expected = http->config->ops_token;
+	const char *authorization = http_header(request, "Authorization");
+	const char *given = authorization && strncmp(authorization, "Bearer ", 7) == 0 ? authorization + 7
+		: http_query(request, "token");
+
+	if (*expected == '\0')
+		return true;
+	return given && strlen(given) == strlen(expected) && CRYPTO_memcmp(given, expected, strlen(expected)) == 0;
+}
 
 static void
 route(void *context, const HttpRequest *request, HttpReply *reply)
@@ -48,6 +63,12 @@ route(void *context, const HttpRequest *request, HttpReply *reply)
 		if (strcmp(request->method, routes[i].method) == 0 ||
 			(strcmp(request->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
 		{
+			if (routes[i].operational && !sync_http_ops_allowed(http, request))
+			{
+				http_reply_error(reply, 401, "this needs the operations token (REFLEXO_OPS_TOKEN)");
+				http_reply_header(reply, "WWW-Authenticate", "Bearer");
+				return;
+			}
 			routes[i].endpoint(http, request, reply);
 			return;
 		}

@@ -21,6 +21,9 @@ typedef struct SyncHttp
 	int64_t		started_ms;
 } SyncHttp;
 
+/* Whether a request may see operational data: REFLEXO_OPS_TOKEN is unset, or given. */
+extern bool sync_http_ops_allowed(const SyncHttp *http, const HttpRequest *request);
+
 /* Starts the endpoints (the configuration is taken); NULL, with error, if it cannot. */
 extern SyncHttp *sync_http_start(Config *config, char *error, size_t error_size);
 extern void sync_http_stop(SyncHttp *http);

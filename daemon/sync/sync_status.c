@@ -68,7 +68,6 @@ status_readyz(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 	double		oldest = json_number_value(json_object_get(outbox, "oldest_pending_age_seconds"));
 	json_t	   *problems = json_array();
 
-	(void) request;
 	if (health == NULL)
 		json_array_append_new(problems, json_string("the database does not answer"));
 	if (loop.locations_broken > 0)
@@ -78,9 +77,17 @@ status_readyz(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 		json_array_append_new(problems, json_sprintf("the oldest waiting change is %.0f s old", oldest));
 	if (monotonic_ms() - loop.turned_ms > LOOP_STALL_MS)
 		json_array_append_new(problems, json_string("the sync loop is not turning"));
-	http_reply_json(reply, json_array_size(problems) ? 503 : 200,
-					json_pack("{s:b, s:o, s:O?}", "ready", json_array_size(problems) == 0, "problems", problems,
-							  "outbox", outbox));
+	if (sync_http_ops_allowed(http, request))
+		http_reply_json(reply, json_array_size(problems) ? 503 : 200,
+						json_pack("{s:b, s:o, s:O?}", "ready", json_array_size(problems) == 0, "problems", problems,
+								  "outbox", outbox));
+	else
+	{
+		/* a load balancer needs the status; the reasons name locations and are the operator's */
+		http_reply_json(reply, json_array_size(problems) ? 503 : 200,
+						json_pack("{s:b}", "ready", json_array_size(problems) == 0));
+		json_decref(problems);
+	}
 	reply->cache_control = "no-store";
 	json_decref(health);
 }

@@ -97,6 +97,28 @@ is(http_request('GET', "$url/metrics.json")->{status}, 503, '/metrics.json is 50
 $node->start;
 ok(wait_until(sub { http_request('GET', "$url/metrics.json")->{status} == 200 }, 30), 'and recovers with the database');
 
+# REFLEXO_OPS_TOKEN: what names locations, tokens and GHL's errors is the
+# operator's; webhooks, /healthz and /readyz's status stay open
+my $guarded = start_daemon(node => $node, sim => $sim, env => { REFLEXO_OPS_TOKEN => 'ops-token-0123456789' });
+my $gurl = $guarded->url;
+ok(wait_until(sub { http_request('GET', "$gurl/healthz")->{status} == 200 }), 'with an operations token, /healthz stays open');
+for my $path ('/metrics', '/metrics.json', '/status.json', '/')
+{
+	my $r = http_request('GET', "$gurl$path");
+	is($r->{status} . ' ' . ($r->{headers}{'www-authenticate'} // ''), '401 Bearer', "$path needs the token");
+}
+is(http_request('GET', "$gurl/metrics", headers => { Authorization => 'Bearer wrong-token-0123456789' })->{status}, 401,
+	'a wrong one is refused');
+is(http_request('GET', "$gurl/metrics", headers => { Authorization => 'Bearer ops-token-0123456789' })->{status}, 200,
+	'the right one opens /metrics (as Prometheus sends it)');
+is(http_request('GET', "$gurl/?token=ops-token-0123456789")->{status}, 200, 'and the status page, in a browser');
+my $ready = http_request('GET', "$gurl/readyz")->{json};
+ok(exists $ready->{ready} && !exists $ready->{problems}, '/readyz without it says only whether it is ready');
+ok(exists http_request('GET', "$gurl/readyz", headers => { Authorization => 'Bearer ops-token-0123456789' })->{json}{problems},
+	'and why, with it');
+unlike(slurp_file($guarded->log_file), qr/ops-token-0123456789/, 'the token is never logged');
+is($guarded->stop('TERM'), 0, 'that daemon stops cleanly');
+
 is(http_request('DELETE', "$url/healthz")->{status}, 405, 'a wrong method is 405');
 is(http_request('GET', "$url/nothing")->{json}{error}, 'no such endpoint', 'an unknown path is a JSON 404');
 is($daemon->stop('TERM'), 0, 'the daemon stops cleanly');
