@@ -176,7 +176,7 @@ if [[ $mode == sim ]]; then
 	pids+=($!)
 	for _ in $(seq 50); do curl -fs "http://127.0.0.1:$sim_port/_sim/state" >/dev/null && break; sleep 0.2; done
 	curl -fs "http://127.0.0.1:$sim_port/_sim/state" >/dev/null || die "ghl-sim did not start (log: $shown/ghl-sim.log)"
-	sync_env+=(GHL_API_BASE="http://127.0.0.1:$sim_port" GHL_LOCATION_ID="$sim_location"
+	sync_env+=(GHL_API_BASE="http://127.0.0.1:$sim_port" GHL_OAUTH_URL="http://127.0.0.1:$sim_port" GHL_LOCATION_ID="$sim_location"
 		GHL_ACCESS_TOKEN="$SIM_TOKEN" GHL_WEBHOOK_PUBLIC_KEY="$state/ghl-sim-keys/ghl-sim-ed25519.pub.pem"
 		GHL_WEBHOOK_RSA_PUBLIC_KEY="$state/ghl-sim-keys/ghl-sim-rsa.pub.pem")
 	sync_options=()

@@ -11,6 +11,7 @@
 #include "sim.h"
 #include "common/alloc.h"
 
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,15 @@ oauth_choose_location(const SimRequest *request, SimResponse *response)
 	code = store_new_id();
 	json_object_set_new(store.codes, code,
 						json_pack("{s:s, s:s}", "location", location->id, "scope", scope ? scope : all_scopes));
-	response->redirect = xasprintf("%s%scode=%s", redirect, strchr(redirect, '?') ? "&" : "?", code);
+	{
+		/* the client's state comes back as it was sent (OAuth 2.0, RFC 6749 4.1.2) */
+		const char *state = http_param(&request->query, "state");
+		char	   *escaped = state ? curl_easy_escape(NULL, state, 0) : NULL;
+
+		response->redirect = xasprintf("%s%scode=%s%s%s", redirect, strchr(redirect, '?') ? "&" : "?", code,
+									   escaped ? "&state=" : "", escaped ? escaped : "");
+		curl_free(escaped);
+	}
 	free(code);
 	response->status = 302;
 	response->body = xstrdup("");

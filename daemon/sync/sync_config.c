@@ -38,6 +38,8 @@ static const Setting settings[] = {
 	"PEM file of the RSA key for x-wh-signature (empty: GHL's published key)", false},
 	{"REFLEXO_HTTP_ADDR", SETTING_TEXT, AT(http_addr), "127.0.0.1:8001", 0, 0,
 	"where the HTTP server (webhooks, OAuth callback, health, metrics, status) listens", false},
+	{"GHL_OAUTH_URL", SETTING_TEXT, AT(ghl_oauth_url), "https://marketplace.gohighlevel.com", 0, 0,
+	"where GHL's consent page (/oauth/chooselocation) is; /oauth/install sends an admin there", false},
 	{"REFLEXO_PUBLIC_URL", SETTING_TEXT, AT(public_url), "", 0, 0,
 	"this daemon's URL as GHL sees it, for the OAuth redirect (default http://REFLEXO_HTTP_ADDR)", false},
 	{"FRONTEND_URL", SETTING_TEXT, AT(frontend_url), "", 0, 0,

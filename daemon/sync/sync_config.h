@@ -27,6 +27,7 @@ typedef struct Config
 	char	   *public_url;			/* REFLEXO_PUBLIC_URL: for the OAuth redirect */
 	char	   *frontend_url;		/* FRONTEND_URL: where the OAuth result page links back to */
 	char	   *ops_token;			/* REFLEXO_OPS_TOKEN: guards metrics and status; empty: open */
+	char	   *ghl_oauth_url;		/* GHL_OAUTH_URL: where GHL's consent page (chooselocation) is */
 	unsigned char token_key[32];	/* REFLEXO_TOKEN_KEY: AES-256 key, base64 or hex */
 	char	   *daemon_id;			/* REFLEXO_DAEMON_ID: lease owner */
 	int			max_inflight;		/* REFLEXO_MAX_INFLIGHT */

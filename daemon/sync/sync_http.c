@@ -28,6 +28,7 @@ static const struct
 	{"/api/webhooks/ghl/", "POST", webhook_endpoint, false},
 	{"/api/webhooks/ghl", "POST", webhook_endpoint, false},
 	{"/oauth/callback", "GET", oauth_callback, false},
+	{"/oauth/install", "GET", oauth_install, true},	/* an operator starts an install */
 	{"/api/ghl/oauth/callback/", "GET", oauth_callback, false},
 	{"/healthz", "GET", status_healthz, false},
 	{"/readyz", "GET", status_readyz, false},	/* its reasons only with the token */

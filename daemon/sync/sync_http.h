@@ -21,6 +21,9 @@ typedef struct SyncHttp
 	int64_t		started_ms;
 } SyncHttp;
 
+/* sync_oauth.c */
+extern void oauth_install(SyncHttp *http, const HttpRequest *request, HttpReply *reply);
+
 /* Whether a request may see operational data: REFLEXO_OPS_TOKEN is unset, or given. */
 extern bool sync_http_ops_allowed(const SyncHttp *http, const HttpRequest *request);
 

@@ -1,14 +1,25 @@
 /*
- * sync_oauth.c — GET /oauth/callback?code=...: where GHL sends the clinic
- * after it approves the app for a location (sub-account).  The code is
- * exchanged at GHL's token endpoint, the location is added if new, its
- * tokens are stored (encrypted), and the daemons are told: they take the
- * tokens and sync the location's calendars at once.  The answer is a small
- * HTML page a person reads.
+ * sync_oauth.c — connecting a GHL location through the app's OAuth install.
+ *
+ * GET /oauth/install (an operator's: REFLEXO_OPS_TOKEN) sends the browser to
+ * GHL's consent page with a state this daemon signed (HMAC-SHA256 with
+ * REFLEXO_TOKEN_KEY, valid 15 minutes).  GET /oauth/callback?code=&state= is
+ * where GHL sends it back: the code is exchanged at GHL's token endpoint (at
+ * most two exchanges at once), the location's tokens are stored (encrypted)
+ * and the daemons are told; they sync its calendars at once.  A new location
+ * is added only with a valid state; without one (an install started in
+ * GHL's marketplace, or anyone calling the URL) only a location already in
+ * the database is reconnected.  The answer is a small HTML page a person
+ * reads.
  */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/alloc.h"
 #include "ghl_client.h"
@@ -103,8 +114,111 @@ redirect_uri(const Config *config)
 	return uri;
 }
 
+#define STATE_SECONDS (15 * 60)
+#define EXCHANGES_AT_ONCE 2
+
+/* "<expiry>.<hex HMAC of it>": who holds REFLEXO_TOKEN_KEY started this install */
+static void
+state_sign(const Config *config, long long expires, char *out, size_t size)
+{
+	char		text[64];
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	size_t		used;
+
+	snprintf(text, sizeof(text), "reflexo-oauth-state:%lld", expires);
+	HMAC(EVP_sha256(), config->token_key, 32, (const unsigned char *) text, strlen(text), mac, &len);
+	used = (size_t) snprintf(out, size, "%lld.", expires);
+	for (unsigned int i = 0; i < len && used + 2 < size; i++, used += 2)
+		snprintf(out + used, size - used, "%02x", mac[i]);
+}
+
+static bool
+state_valid(const Config *config, const char *state)
+{
+	char		expected[160];
+	long long	expires;
+
+	if (state == NULL || sscanf(state, "%lld.", &expires) != 1 || expires < (long long) time(NULL) ||
+		expires > (long long) time(NULL) + STATE_SECONDS)
+		return false;
+	state_sign(config, expires, expected, sizeof(expected));
+	return strlen(state) == strlen(expected) && CRYPTO_memcmp(state, expected, strlen(expected)) == 0;
+}
+
+/* GET /oauth/install: to GHL's consent page, with a state the callback will trust. */
 void
-oauth_callback(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
+oauth_install(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
+{
+	const Config *config = http->config;
+	char		state[160];
+	char	   *redirect,
+			   *redirect_escaped,
+			   *client,
+			   *location;
+
+	(void) request;
+	if (*config->ghl_client_id == '\0' || *config->ghl_client_secret == '\0')
+	{
+		page(reply, config, 500, "Falta configuración", "GHL_CLIENT_ID y GHL_CLIENT_SECRET deben estar definidos.");
+		return;
+	}
+	state_sign(config, (long long) time(NULL) + STATE_SECONDS, state, sizeof(state));
+	redirect = redirect_uri(config);
+	redirect_escaped = url_escape(redirect);
+	client = url_escape(config->ghl_client_id);
+	location = xasprintf("%s/oauth/chooselocation?response_type=code&redirect_uri=%s&client_id=%s&scope=%s&state=%s",
+						 config->ghl_oauth_url, redirect_escaped, client,
+						 "calendars.readonly%20calendars.write%20calendars%2Fevents.readonly%20calendars%2Fevents.write",
+						 state);
+	http_reply_text(reply, 302, "text/plain; charset=utf-8", "", 0);
+	http_reply_header(reply, "Location", location);
+	reply->cache_control = "no-store";
+	free(location);
+	free(client);
+	free(redirect_escaped);
+	free(redirect);
+}
+
+/* At most EXCHANGES_AT_ONCE code exchanges (each a blocking call to GHL) at a time. */
+static pthread_mutex_t exchanges_lock = PTHREAD_MUTEX_INITIALIZER;
+static int	exchanges;
+
+static bool
+exchange_begin(void)
+{
+	bool		ok;
+
+	pthread_mutex_lock(&exchanges_lock);
+	ok = exchanges < EXCHANGES_AT_ONCE;
+	exchanges += ok;
+	pthread_mutex_unlock(&exchanges_lock);
+	return ok;
+}
+
+static void
+exchange_end(void)
+{
+	pthread_mutex_lock(&exchanges_lock);
+	exchanges--;
+	pthread_mutex_unlock(&exchanges_lock);
+}
+
+/* Whether the database knows the location (ghl_credentials has a row for every known one). */
+static int
+location_known(Db *db, const char *ghl_location_id)
+{
+	const char *params[1] = {ghl_location_id};
+	PGresult   *r = db_query(db, "SELECT count(*) FROM reflexo.ghl_credentials($1)", 1, params);
+	int			known = r ? strcmp(PQgetvalue(r, 0, 0), "0") != 0 : -1;
+
+	PQclear(r);
+	return known;
+}
+
+/* GET /oauth/callback?code=&state=: the code for tokens, and the tokens stored. */
+static void
+oauth_exchange(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 {
 	const Config *config = http->config;
 	const char *code = http_query(request, "code");
@@ -148,6 +262,17 @@ oauth_callback(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 			 "Reflexo se conecta a una location (subcuenta) de GHL, no a la agencia.");
 	else if ((db = db_pool_take(http->pool, HTTP_DB_WAIT_MS)) == NULL)
 		page(reply, config, 503, "Base de datos ocupada", "Vuelva a intentarlo en un momento.");
+	else if (!state_valid(config, http_query(request, "state")) && location_known(db, grant.location_id) != 1)
+	{
+		/* no install of ours, and not a location of ours: nobody enrols a sub-account by calling this URL */
+		db_pool_give(http->pool, db);
+		log_warn("ALERT", "OAuth install refused: a new location needs an install started in Reflexo",
+				 json_pack("{s:s, s:s}", "alert", "oauth_install_refused", "location", grant.location_id));
+		snprintf(message, sizeof(message), "La location %s no está registrada en Reflexo. Un administrador debe "
+				 "iniciar la instalación desde Reflexo (/oauth/install) o registrar la location primero.",
+				 grant.location_id);
+		page(reply, config, 403, "Location no registrada", message);
+	}
 	else
 	{
 		const char *params[1] = {grant.location_id};
@@ -175,4 +300,17 @@ oauth_callback(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 	free(redirect);
 	free(ex.error);
 	json_decref(ex.json);
+}
+
+void
+oauth_callback(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
+{
+	if (!exchange_begin())
+	{
+		page(reply, http->config, 503, "Demasiadas instalaciones a la vez", "Vuelva a intentarlo en un momento.");
+		reply->retry_after = 5;
+		return;
+	}
+	oauth_exchange(http, request, reply);
+	exchange_end();
 }

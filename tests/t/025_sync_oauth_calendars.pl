@@ -12,7 +12,8 @@ use Test::More;
 
 my $sim = start_sim();
 my $node = new_node('oauth');
-my $daemon = start_daemon(node => $node, sim => $sim, env => { GHL_LOCATION_ID => '' });
+my $daemon = start_daemon(node => $node, sim => $sim,
+	env => { GHL_LOCATION_ID => '', GHL_OAUTH_URL => $sim->url, REFLEXO_OPS_TOKEN => 'ops-token-for-installs' });
 ok(wait_until(sub { http_request('GET', $daemon->url . '/healthz')->{status} == 200 }), 'the daemon is up, with no location yet');
 my $callback = $daemon->url . '/oauth/callback';
 
@@ -25,9 +26,22 @@ is($r->{status}, 502, 'a code GHL does not accept is a 502');
 like($r->{content}, qr/authorization code is invalid/, 'with GHL\'s reason');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM reflexo.ghl_tokens'), '0', 'and nothing is stored');
 
-# 2. the install: GHL's consent page redirects to the callback with a code
+# 2. an install nobody here started cannot enrol a new location: GHL's
+# consent page, reached directly, redirects with a code but no state of ours
 my $consent = http_request('GET', $sim->url . '/oauth/chooselocation?response_type=code&client_id=sim-client-id'
 	  . "&redirect_uri=$callback&scope=calendars.readonly+calendars.write+calendars/events.readonly+calendars/events.write");
+is($consent->{status}, 403, 'an install not started here, for a location not registered, is refused');
+like($consent->{content}, qr/no está registrada en Reflexo/, 'saying how to do it');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM reflexo.locations'), '0', 'and no location is added');
+like(slurp_file($daemon->log_file), qr/"alert":"oauth_install_refused"/, 'which is an alert');
+$consent = http_request('GET', $callback . '?code=x&state=' . (time() + 600) . '.00ff');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM reflexo.locations'), '0', 'a forged state does not help');
+
+# 3. the install an operator starts: /oauth/install (behind the operations
+# token) sends the browser to GHL's consent page with a signed state, which
+# redirects to the callback with a code and that state
+is(http_request('GET', $daemon->url . '/oauth/install')->{status}, 401, '/oauth/install needs the operations token');
+$consent = http_request('GET', $daemon->url . '/oauth/install?token=ops-token-for-installs');
 ok($consent->{success}, 'the consent page redirects back (followed)');
 like($consent->{content}, qr/Reflexo está conectado a GoHighLevel.*SimLocation000000001/s,
 	'the callback says the location is connected');
@@ -36,7 +50,11 @@ is($node->safe_psql('postgres', q{SELECT t.kind || ' ' || (t.refresh_token IS NO
 	'oauth true true', 'the location and its OAuth tokens are stored');
 unlike($node->safe_psql('postgres', q{SELECT encode(access_token, 'escape') FROM reflexo.ghl_tokens}), qr/sim-SimLocation/,
 	'encrypted');
-is($sim->control('GET', 'state')->{json}{oauth}{code_grants}, 1, 'the code was exchanged once');
+is($sim->control('GET', 'state')->{json}{oauth}{code_grants}, 2, 'each code was exchanged once');
+$consent = http_request('GET', $sim->url . '/oauth/chooselocation?response_type=code&client_id=sim-client-id'
+	  . "&redirect_uri=$callback&scope=calendars.readonly+calendars.write+calendars/events.readonly+calendars/events.write");
+like($consent->{content}, qr/Reflexo está conectado a GoHighLevel/,
+	'a location already registered may be reconnected from GHL\'s side, with no state of ours');
 is(wait_for_value($node, q{SELECT string_agg(ghl_calendar_id || ':' || is_active, ' ' ORDER BY ghl_calendar_id) FROM reflexo.calendars},
 	'SimCalEvaluacion0001:true SimCalFisio000000001:true'), 'SimCalEvaluacion0001:true SimCalFisio000000001:true',
 	'its calendars are synced at once');
@@ -61,7 +79,8 @@ is($node->safe_psql('postgres', q{SELECT capacity || ' ' || open_hours FROM refl
 	'4 mon 07:00-12:00; wed 07:00-12:00; fri 07:00-12:00', 'with its settings');
 like(slurp_file($daemon->log_file), qr/"tag":"CALENDAR_SYNC","message":"calendars synced".*"deactivated":1/,
 	'the sync is logged with what changed');
-like(http_request('GET', $daemon->url . '/metrics')->{content}, qr/reflexo_calendar_syncs_total\{result="success"\} [2-9]/,
+my %ops = (headers => { Authorization => 'Bearer ops-token-for-installs' });
+like(http_request('GET', $daemon->url . '/metrics', %ops)->{content}, qr/reflexo_calendar_syncs_total\{result="success"\} [2-9]/,
 	'and counted');
 
 # 5. GHL's UNINSTALL forgets the tokens; the location then needs an operator.
@@ -88,7 +107,8 @@ $r = uninstall(id => 'uninstall-1');
 is_deeply([ $r->{status}, $r->{json}{result} ], [ 200, 'applied' ], 'a signed UNINSTALL is applied');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM reflexo.ghl_tokens'), '0', 'the tokens are forgotten');
 ok(wait_until(sub { http_request('GET', $daemon->url . '/readyz')->{status} == 503 }), '/readyz then reports 503');
-like(http_request('GET', $daemon->url . '/readyz')->{json}{problems}[0], qr/without working GHL credentials/, 'saying why');
+like(http_request('GET', $daemon->url . '/readyz', %ops)->{json}{problems}[0], qr/without working GHL credentials/,
+	'saying why, to the operator');
 like(slurp_file($daemon->log_file), qr/"alert":"ghl_credentials"/, 'and an alert is logged');
 
 is($daemon->stop('TERM'), 0, 'the daemon stops cleanly');
