@@ -69,6 +69,23 @@ for_another_app(const Config *config, json_t *body)
 	return app && *app && ours > 0 && (strlen(app) != ours || strncmp(app, config->ghl_client_id, ours) != 0);
 }
 
+/*
+ * A rejected or malformed webhook counts in the database's webhook metrics
+ * too (metrics_webhooks, the Django service's document), when a connection
+ * is free at once: a flood of forged requests is not worth waiting for.
+ */
+static void
+count_rejected(SyncHttp *http, const char *event)
+{
+	const char *params[1] = {event ? event : "unknown"};
+	Db		   *db = db_pool_take(http->pool, 0);
+
+	if (db == NULL)
+		return;
+	db_command(db, "SELECT reflexo.record_webhook_failure($1)", 1, params);
+	db_pool_give(http->pool, db);
+}
+
 static const char *
 appointment_field(json_t *body, const char *field)
 {
@@ -103,6 +120,7 @@ webhook_endpoint(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 		log_webhook(NULL, NULL, NULL, NULL, "rejected", verdict.via, verdict.status,
 					(double) (monotonic_ms() - started), verdict.reason);
 		http_reply_error(reply, verdict.status, verdict.reason);
+		count_rejected(http, NULL);
 		return;
 	}
 	event = json_string_value(json_object_get(verdict.body, "type"));
@@ -151,6 +169,9 @@ webhook_endpoint(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 		log_webhook(event, webhook_id, NULL, NULL, "malformed", verdict.via, 400, ms, message);
 		http_reply_json(reply, 400, json_pack("{s:s, s:i, s:s?}", "error", message ? message : "malformed webhook",
 											  "status", 400, "hint", PQresultErrorField(r, PG_DIAG_MESSAGE_HINT)));
+		PQclear(r);
+		r = NULL;
+		db_command(db, "SELECT reflexo.record_webhook_failure($1)", 1, (const char *const[]) {event ? event : "unknown"});
 	}
 	else if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && db->conn && PQstatus(db->conn) == CONNECTION_OK)
 	{

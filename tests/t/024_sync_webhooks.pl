@@ -203,6 +203,9 @@ my $metrics = http_request('GET', $daemon->url . '/metrics')->{content};
 like($metrics, qr/reflexo_webhooks_total\{result="rejected"\} (\d+)/, 'rejections are counted in /metrics');
 my ($rejected) = $metrics =~ /reflexo_webhooks_total\{result="rejected"\} (\d+)/;
 ok($rejected >= 11, "all of them ($rejected)");
+my $hooks = decode_json($node->safe_psql('postgres', 'SELECT reflexo.metrics_webhooks()'));
+cmp_ok($hooks->{other}{failed_count} // 0, '>=', 6,
+	'and in metrics_webhooks, the Django service\'s document, as failures');
 like(slurp_file($daemon->log_file), qr/"tag":"WEBHOOK_EVENT","operation":"webhook_AppointmentCreate","success":true/,
 	'webhooks are logged with the Django service\'s WEBHOOK_EVENT tag');
 is($daemon->stop('TERM'), 0, 'the daemon stops cleanly');
