@@ -276,16 +276,35 @@ CREATE FUNCTION api.health() RETURNS pg_catalog.jsonb
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
     -- the token list names locations: staff see their own only
-    SELECT h OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('tokens', COALESCE(
-             (SELECT pg_catalog.jsonb_agg(t ORDER BY t ->> 'location')
-                FROM pg_catalog.jsonb_array_elements(h -> 'tokens') t
-               WHERE t ->> 'location' IN (SELECT l.ghl_location_id FROM reflexo.locations l
-                                           WHERE l.id = ANY (reflexo.api_visible_location_ids()))),
-             '[]'))
-      FROM reflexo.health() h
+    WITH h AS (
+      SELECT r OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('tokens', COALESCE(
+               (SELECT pg_catalog.jsonb_agg(t ORDER BY t ->> 'location')
+                  FROM pg_catalog.jsonb_array_elements(r -> 'tokens') t
+                 WHERE t ->> 'location' IN (SELECT l.ghl_location_id FROM reflexo.locations l
+                                             WHERE l.id = ANY (reflexo.api_visible_location_ids()))),
+               '[]')) AS h
+        FROM reflexo.health() r),
+    -- each part: healthy, degraded (a person should look) or unhealthy (changes are not flowing)
+    parts AS (
+      SELECT h, pg_catalog.jsonb_build_object(
+               'outbox', CASE WHEN COALESCE((h #>> '{outbox,oldest_pending_age_seconds}')::pg_catalog.numeric, 0) > 300
+                              THEN 'unhealthy'
+                              WHEN (h #>> '{outbox,dead}')::pg_catalog.int8 > 0 THEN 'degraded' ELSE 'healthy' END,
+               'webhooks', CASE WHEN (h #>> '{webhooks,waiting}')::pg_catalog.int8 > 0 THEN 'degraded' ELSE 'healthy' END,
+               'tokens', CASE WHEN EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(h -> 'tokens') t
+                                            WHERE (t ->> 'expires_in_seconds')::pg_catalog.numeric < 0) THEN 'unhealthy'
+                              ELSE 'healthy' END) AS components
+        FROM h)
+    SELECT h OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+             'status', CASE WHEN components @> '{"outbox": "unhealthy"}' OR components @> '{"tokens": "unhealthy"}'
+                            THEN 'unhealthy'
+                            WHEN components::pg_catalog.text LIKE '%degraded%' THEN 'degraded' ELSE 'healthy' END,
+             'components', components)
+      FROM parts
   $$;
 COMMENT ON FUNCTION api.health() IS
-  'GET /rpc/health: outbox, webhooks, tokens (of the caller''s locations) and rule breaks at a glance.';
+  'GET /rpc/health: an overall status (healthy, degraded: a person should look, unhealthy: changes are not '
+  'flowing) with its components, and the outbox, webhooks, tokens (of the caller''s locations) and rule breaks.';
 
 -- ---------------------------------------------------------------- privileges
 
