@@ -92,6 +92,7 @@ struct Location
 	AuthState	auth;
 	int64_t		auth_retry_ms;
 	bool		holds_lock;
+	bool		env_token_checked;	/* GHL_ACCESS_TOKEN compared with the stored token once */
 	struct
 	{
 		char	   *access;

@@ -83,6 +83,27 @@ set_tokens(Location *loc, const char *kind, char *access, char *refresh, int64_t
 	loc->auth = AUTH_READY;
 }
 
+/*
+ * The Django service took a new token from .env; here the database is the
+ * truth once a token is stored.  A Private Integration Token in the
+ * environment that is not the stored one is therefore not used: say so,
+ * once, and how to store it.  (OAuth tokens rotate: the environment's first
+ * pair is always older than what is stored, and says nothing.)
+ */
+static void
+warn_if_env_token_ignored(Daemon *d, Location *loc, const char *stored)
+{
+	const Config *c = d->config;
+
+	if (loc->env_token_checked || strcmp(loc->ghl_id, c->ghl_location_id) != 0)
+		return;
+	loc->env_token_checked = true;
+	if (*c->ghl_access_token && *c->ghl_refresh_token == '\0' && strcmp(c->ghl_access_token, stored) != 0)
+		log_warn("ALERT", "GHL_ACCESS_TOKEN differs from the token stored for the location and is not used: "
+				 "to replace the stored one, run reflexo-sync --store-token with it",
+				 json_pack("{s:s, s:s}", "alert", "ghl_token_ignored", "location", loc->ghl_id));
+}
+
 /* Reads the location's credentials; false if the database could not answer. */
 static bool
 load_credentials(Daemon *d, Location *loc)
@@ -122,6 +143,7 @@ load_credentials(Daemon *d, Location *loc)
 		broken(loc, "cannot decrypt the location's GHL credentials: was REFLEXO_TOKEN_KEY changed?");
 		return true;
 	}
+	warn_if_env_token_ignored(d, loc, access);
 	set_tokens(loc, PQgetvalue(r, 0, 1), access, refresh,
 			   PQgetisnull(r, 0, 4) ? 0 : strtoll(PQgetvalue(r, 0, 4), NULL, 10));
 	PQclear(r);

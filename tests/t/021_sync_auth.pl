@@ -102,6 +102,13 @@ is($store->wait_exit(30), 0, 'reflexo-sync --store-token stores the rotated toke
 is(wait_for_value($pit_node, q{SELECT state FROM reflexo.outbox}, 'done', 20), 'done',
 	'and the waiting change is pushed without a restart');
 is($pit_node->safe_psql('postgres', q{SELECT kind FROM reflexo.ghl_tokens}), 'private', 'as a private token');
+# the Django service's way of rotating (a new token in .env) is not how it works here: say so
+my $stale_env = start_daemon(node => $pit_node, sim => $sim, env => { GHL_ACCESS_TOKEN => 'pit-revoked-token' });
+ok(wait_until(sub { slurp_file($stale_env->log_file) =~ /"alert":"ghl_token_ignored"/ }, 20),
+	'a daemon started with another token in GHL_ACCESS_TOKEN than the stored one says it is not used');
+like(slurp_file($stale_env->log_file), qr/reflexo-sync --store-token/, 'and how to store it');
+unlike(slurp_file($stale_env->log_file), qr/pit-revoked-token/, 'without printing it');
+is($stale_env->stop('TERM'), 0, 'that daemon stops cleanly');
 unlike(slurp_file($store->log_file), qr/\Q$pit->{access_token}\E/, 'the token is not logged');
 my $refused = start_daemon(node => $pit_node, sim => $sim, env => { GHL_LOCATION_ID => '' },
 	options => ['--store-token']);
