@@ -40,6 +40,7 @@ typedef struct CalendarColumns
 {
 	AttrNumber	id,
 				location_id,
+				ghl_calendar_id,
 				name,
 				is_active,
 				capacity,
@@ -164,6 +165,9 @@ reflexo_catalog(void)
 	catalog.appt.local_changed_at = column_of(catalog.appointments, "local_changed_at");
 	catalog.appt.validation_flags = column_of(catalog.appointments, "validation_flags");
 	catalog.appt.updated_at = column_of(catalog.appointments, "updated_at");
+	/* added in 0.2.0: the new library may run before ALTER EXTENSION UPDATE */
+	catalog.appt.synced_at = get_attnum(catalog.appointments, "synced_at");
+	catalog.appt.sync_error = get_attnum(catalog.appointments, "sync_error");
 
 	loc_cols.id = column_of(catalog.locations, "id");
 	loc_cols.is_active = column_of(catalog.locations, "is_active");
@@ -177,6 +181,7 @@ reflexo_catalog(void)
 
 	cal_cols.id = column_of(catalog.calendars, "id");
 	cal_cols.location_id = column_of(catalog.calendars, "location_id");
+	cal_cols.ghl_calendar_id = column_of(catalog.calendars, "ghl_calendar_id");
 	cal_cols.name = column_of(catalog.calendars, "name");
 	cal_cols.is_active = column_of(catalog.calendars, "is_active");
 	cal_cols.capacity = column_of(catalog.calendars, "capacity");
@@ -302,9 +307,12 @@ fetch_calendar(int64 id, CalendarRow *row)
 		TupleTableSlot *slot = found.slot;
 		bool		isnull;
 		Datum		hours;
+		Datum		ghl_id;
 
 		row->id = id;
 		row->location_id = DatumGetInt64(slot_getattr(slot, cal_cols.location_id, &isnull));
+		ghl_id = slot_getattr(slot, cal_cols.ghl_calendar_id, &isnull);
+		row->ghl_calendar_id = isnull ? NULL : TextDatumGetCString(ghl_id);
 		row->name = TextDatumGetCString(slot_getattr(slot, cal_cols.name, &isnull));
 		row->is_active = DatumGetBool(slot_getattr(slot, cal_cols.is_active, &isnull));
 		row->capacity = DatumGetInt32(slot_getattr(slot, cal_cols.capacity, &isnull));

@@ -31,7 +31,9 @@ typedef struct AppointmentColumns
 				origin,
 				validation_flags,
 				local_changed_at,
-				updated_at;
+				updated_at,
+				synced_at,		/* 0 before ALTER EXTENSION UPDATE to 0.2.0 */
+				sync_error;		/* likewise */
 } AppointmentColumns;
 
 typedef struct ReflexoCatalog
@@ -72,6 +74,7 @@ typedef struct CalendarRow
 {
 	int64		id;
 	int64		location_id;
+	char	   *ghl_calendar_id;	/* NULL until GHL knows it */
 	char	   *name;
 	bool		is_active;
 	int32		capacity;

@@ -163,10 +163,20 @@ local_date(Booking *b, TimestampTz t)
 	return pstrdup(buf);
 }
 
+/* The calendar as reflexo.calendars.id (for details, read by operators). */
 static char *
-calendar_label(int64 id)
+calendar_id_text(const Booking *b)
 {
-	return psprintf(INT64_FORMAT, id);
+	return psprintf(INT64_FORMAT, b->calendar_id);
+}
+
+/* The calendar as the clinic knows it: GHL's id (as the Django service named it), else ours. */
+static char *
+calendar_label(const Booking *b)
+{
+	if (b->calendar.id == b->calendar_id && b->calendar.ghl_calendar_id)
+		return pstrdup(b->calendar.ghl_calendar_id);
+	return calendar_id_text(b);
 }
 
 static void
@@ -175,7 +185,7 @@ calendar_unavailable(Booking *b, const char *detail)
 	count_validation(VALIDATION_CALENDAR_UNAVAILABLE, true);
 	ereport(ERROR,
 			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-			 errmsg("calendar %s does not exist or is not available", calendar_label(b->calendar_id)),
+			 errmsg("calendar %s does not exist or is not available", calendar_label(b)),
 			 errdetail_internal("%s", detail),
 			 errhint("Book an active calendar of the appointment's location; "
 					 "reflexo.calendars lists them, and syncing calendars from GHL refreshes them."),
@@ -200,7 +210,7 @@ check_calendar(Booking *b)
 		b->has_calendar = true;
 	}
 	if (!fetch_calendar(b->calendar_id, &b->calendar))
-		calendar_unavailable(b, psprintf(_("No calendar has id %s."), calendar_label(b->calendar_id)));
+		calendar_unavailable(b, psprintf(_("No calendar has id %s."), calendar_id_text(b)));
 	if (!b->has_location)
 	{
 		b->location_id = b->calendar.location_id;
@@ -208,7 +218,7 @@ check_calendar(Booking *b)
 	}
 	if (b->calendar.location_id != b->location_id)
 		calendar_unavailable(b, psprintf(_("Calendar %s belongs to location %lld, not to location %lld."),
-										 calendar_label(b->calendar_id), (long long) b->calendar.location_id,
+										 calendar_id_text(b), (long long) b->calendar.location_id,
 										 (long long) b->location_id));
 	if (b->location.id != b->location_id && !fetch_location(b->location_id, &b->location))
 		calendar_unavailable(b, psprintf(_("Location %lld does not exist."), (long long) b->location_id));
@@ -224,7 +234,7 @@ check_calendar(Booking *b)
 	}
 	if (!b->calendar.is_active)
 		calendar_unavailable(b, psprintf(_("Calendar %s (\"%s\") is inactive."),
-										 calendar_label(b->calendar_id), b->calendar.name));
+										 calendar_id_text(b), b->calendar.name));
 	calendar_unavailable(b, psprintf(_("Location %lld is inactive."), (long long) b->location_id));
 }
 
@@ -541,9 +551,9 @@ flags_array(const bool flags[NUM_VALIDATION_KINDS])
 typedef struct TupleEdit
 {
 	int			n;
-	int			columns[8];
-	Datum		values[8];
-	bool		nulls[8];
+	int			columns[12];
+	Datum		values[12];
+	bool		nulls[12];
 } TupleEdit;
 
 static void
@@ -554,6 +564,13 @@ edit_set(TupleEdit *edit, AttrNumber column, Datum value)
 	edit->values[edit->n] = value;
 	edit->nulls[edit->n] = false;
 	edit->n++;
+}
+
+static void
+edit_set_null(TupleEdit *edit, AttrNumber column)
+{
+	edit_set(edit, column, (Datum) 0);
+	edit->nulls[edit->n - 1] = true;
 }
 
 static Datum
@@ -577,6 +594,12 @@ stamp_change(TupleEdit *edit)
 	if (!from_ghl)
 		edit_set(edit, cat->appt.local_changed_at,
 				 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	else if (cat->appt.synced_at != InvalidAttrNumber && cat->appt.sync_error != InvalidAttrNumber)
+	{
+		/* the row is GHL's state as of now */
+		edit_set(edit, cat->appt.synced_at, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+		edit_set_null(edit, cat->appt.sync_error);
+	}
 }
 
 Datum

@@ -27,6 +27,11 @@ static const char *const messages[] = {
 	gettext_noop("the token was revoked"),
 	gettext_noop("The user was deactivated, or their password, role or locations changed since the token was issued."),
 	gettext_noop("Log in again."),
+	gettext_noop("only admins may %s"),
+	gettext_noop("retry a sync"),
+	gettext_noop("manage closures"),
+	gettext_noop("Ask an admin of the clinic."),
+	gettext_noop("last_day comes before first_day"),
 };
 
 /* SELECT * FROM reflexo.translatable_messages(): the list above. */

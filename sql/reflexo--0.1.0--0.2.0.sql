@@ -7,7 +7,9 @@
 
 -- ---------------------------------------------------------------- doorbells
 -- The NOTIFY channels are named once, by the type reflexo.doorbell, and rung
--- by reflexo.ring (see sql/parts/30_sync_tables.sql).
+-- by reflexo.ring (see sql/parts/30_sync_tables.sql).  requeue_outbox rings
+-- through revive_outbox, which also revives one appointment's or location's
+-- dead rows (the API's retry_sync).
 CREATE TYPE reflexo.doorbell AS ENUM ('reflexo_outbox', 'reflexo_calendars', 'reflexo_credentials', 'reflexo_reconcile');
 COMMENT ON TYPE reflexo.doorbell IS
   'NOTIFY channels reflexo-sync listens on: reflexo_outbox (a change is due), reflexo_calendars (sync the '
@@ -19,7 +21,9 @@ CREATE FUNCTION reflexo.ring(doorbell reflexo.doorbell, payload pg_catalog.text 
 COMMENT ON FUNCTION reflexo.ring(reflexo.doorbell, pg_catalog.text) IS
   'NOTIFY on a doorbell, delivered at commit (once per transaction for equal payloads).';
 
-CREATE OR REPLACE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFAULT NULL) RETURNS pg_catalog.int4
+CREATE FUNCTION reflexo.revive_outbox(outbox_id pg_catalog.int8 DEFAULT NULL,
+                                      appointment_id pg_catalog.int8 DEFAULT NULL,
+                                      location_id pg_catalog.int8 DEFAULT NULL) RETURNS pg_catalog.int4
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   DECLARE
@@ -28,11 +32,14 @@ CREATE OR REPLACE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFA
     WITH revived AS (
       UPDATE reflexo.outbox o
          SET state = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
-       WHERE o.state = 'dead' AND (requeue_outbox.outbox_id IS NULL OR o.id = requeue_outbox.outbox_id)
-      RETURNING o.appointment_id
+       WHERE o.state = 'dead'
+         AND (revive_outbox.outbox_id IS NULL OR o.id = revive_outbox.outbox_id)
+         AND (revive_outbox.appointment_id IS NULL OR o.appointment_id = revive_outbox.appointment_id)
+         AND (revive_outbox.location_id IS NULL OR o.location_id = revive_outbox.location_id)
+      RETURNING o.appointment_id AS revived_id
     ), marked AS (
       UPDATE reflexo.appointments a SET sync_state = 'pending'
-       WHERE a.id IN (SELECT appointment_id FROM revived)
+       WHERE a.id IN (SELECT r.revived_id FROM revived r)
     )
     SELECT count(*) INTO n FROM revived;
     IF n > 0 THEN
@@ -41,8 +48,18 @@ CREATE OR REPLACE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFA
     RETURN n;
   END
   $$;
+COMMENT ON FUNCTION reflexo.revive_outbox(pg_catalog.int8, pg_catalog.int8, pg_catalog.int8) IS
+  'Gives dead outbox rows a fresh set of attempts: one row, one appointment''s, one location''s, or all '
+  '(the arguments left NULL match any); returns how many.';
+
+CREATE OR REPLACE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFAULT NULL) RETURNS pg_catalog.int4
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT reflexo.revive_outbox(requeue_outbox.outbox_id) $$;
 COMMENT ON FUNCTION reflexo.requeue_outbox(pg_catalog.int8) IS
   'Gives dead outbox rows (one, or all when NULL) a fresh set of attempts; returns how many.';
+
+REVOKE ALL ON FUNCTION reflexo.revive_outbox(pg_catalog.int8, pg_catalog.int8, pg_catalog.int8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reflexo.revive_outbox(pg_catalog.int8, pg_catalog.int8, pg_catalog.int8) TO reflexo_sync;
 
 CREATE OR REPLACE FUNCTION reflexo.wake_outbox(location_id pg_catalog.int8) RETURNS pg_catalog.int4
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -236,7 +253,8 @@ CREATE OR REPLACE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, at
                              THEN 'pending' ELSE 'synced' END::reflexo.sync_state,
            -- GHL's v2 answers carry no dateUpdated: then the acknowledgement is GHL's latest
            -- version as far as we know, so reconciliation does not take our own push for news
-           ghl_updated_at = greatest(a.ghl_updated_at, coalesce(complete_outbox.remote_updated_at, now()))
+           ghl_updated_at = greatest(a.ghl_updated_at, coalesce(complete_outbox.remote_updated_at, now())),
+           synced_at = now(), sync_error = NULL
      WHERE a.id = done.appointment_id;
     RETURN true;
   END
@@ -273,9 +291,11 @@ CREATE OR REPLACE FUNCTION reflexo.fail_outbox(outbox_id pg_catalog.int8, attemp
     IF NOT FOUND THEN
       RETURN NULL;   -- the lease was lost
     END IF;
-    IF failed.state = 'dead' THEN
-      UPDATE reflexo.appointments SET sync_state = 'failed' WHERE id = failed.appointment_id;
-    END IF;
+    -- the cita says why, while it is retried and once it stops (API: sync_error)
+    UPDATE reflexo.appointments
+       SET sync_error = failed.last_error,
+           sync_state = CASE WHEN failed.state = 'dead' THEN 'failed' ELSE sync_state END::reflexo.sync_state
+     WHERE id = failed.appointment_id;
     RETURN failed.state;
   END
   $$;
@@ -711,7 +731,7 @@ CREATE OR REPLACE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT
        WHERE o.id = v.id
       RETURNING o.id, o.state, o.attempts
     ), failed AS (
-      UPDATE reflexo.appointments a SET sync_state = 'failed'
+      UPDATE reflexo.appointments a SET sync_state = 'failed', sync_error = v.unsendable
         FROM claimed c JOIN verdicts v ON v.id = c.id
        WHERE c.state = 'dead' AND a.id = v.appointment_id
     )
@@ -938,7 +958,6 @@ CREATE OR REPLACE VIEW api.active_locations AS
   SELECT * FROM api.location_settings WHERE is_active;
 ALTER VIEW api.active_locations OWNER TO reflexo_api;
 
-
 -- ---------------------------------------------------------------- the JWT secret
 -- 0.1.0 kept it in a setting (ALTER DATABASE ... SET reflexo.jwt_secret),
 -- which pg_db_role_setting shows to every role.  It moves to reflexo.jwt_keys,
@@ -1153,3 +1172,181 @@ CREATE OR REPLACE FUNCTION api.citas_write() RETURNS trigger
   $$;
 ALTER FUNCTION api.citas_write() OWNER TO reflexo_api;
 
+-- ---------------------------------------------------------------- sync failures, history, closures
+-- A cita says why its push failed (sync_error) and when GHL last agreed
+-- (synced_at); admins retry one cita or a location's failed ones; staff read
+-- a cita's history and their locations' closures, admins manage closures.
+-- (claim_outbox, complete_outbox and fail_outbox above write the two columns.)
+ALTER TABLE reflexo.appointments
+  ADD COLUMN sync_error pg_catalog.text,
+  ADD COLUMN synced_at pg_catalog.timestamptz;
+COMMENT ON COLUMN reflexo.appointments.sync_error IS
+  'Why the latest push to GHL failed (GHL''s own message), while it still has to reach GHL; NULL once it did.';
+COMMENT ON COLUMN reflexo.appointments.synced_at IS
+  'When GHL and this row last agreed: GHL acknowledged a push, or a change came from GHL.';
+-- What is known of the past: a synced row agreed with GHL when it last
+-- changed; a failing push's reason is its outbox row's.  Bookkeeping, written
+-- without the triggers (which would stamp updated_at).
+SET LOCAL session_replication_role = replica;
+UPDATE reflexo.appointments a
+   SET synced_at = CASE WHEN a.sync_state = 'synced' THEN a.updated_at END,
+       sync_error = (SELECT o.last_error FROM reflexo.outbox o
+                      WHERE o.appointment_id = a.id AND o.state <> 'done' AND o.last_error IS NOT NULL
+                      ORDER BY o.id LIMIT 1)
+ WHERE a.sync_state = 'synced'
+    OR EXISTS (SELECT FROM reflexo.outbox o
+                WHERE o.appointment_id = a.id AND o.state <> 'done' AND o.last_error IS NOT NULL);
+RESET session_replication_role;
+
+CREATE OR REPLACE VIEW api.citas AS
+  SELECT a.id, a.title, a.contact_id, c.ghl_calendar_id,
+         a.starts_at AS start_time, a.ends_at AS end_time,
+         a.notes, a.assigned_user_id, a.status,
+         (a.starts_at AT TIME ZONE l.timezone)::pg_catalog.date AS fecha,
+         a.location_id, l.ghl_location_id, a.calendar_id,
+         a.ghl_appointment_id, a.sync_state, a.origin, a.validation_flags,
+         a.created_at, a.updated_at, a.sync_error, a.synced_at
+    FROM reflexo.appointments a
+    JOIN reflexo.calendars c ON c.id = a.calendar_id
+    JOIN reflexo.locations l ON l.id = a.location_id;
+ALTER VIEW api.citas OWNER TO reflexo_api;
+COMMENT ON VIEW api.citas IS
+  'Appointments (GET/POST /citas, PATCH /citas?id=eq.N), with the Django service''s field names. fecha is the local '
+  'date; sync_error says why GHL has not taken the latest change yet, synced_at when GHL last agreed.';
+
+CREATE FUNCTION reflexo.api_require_admin(action pg_catalog.text) RETURNS void
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF NOT reflexo.api_is_admin() THEN
+      RAISE EXCEPTION USING ERRCODE = '42501',
+        MESSAGE = format(reflexo.translate('only admins may %s'), reflexo.translate(action)),
+        HINT = reflexo.translate('Ask an admin of the clinic.');
+    END IF;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.api_require_admin(pg_catalog.text) IS
+  'Refuses (42501) a request that is not an admin''s, naming what it wanted to do.';
+
+CREATE FUNCTION api.retry_sync(id pg_catalog.int8) RETURNS SETOF api.citas
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    PERFORM reflexo.api_require_admin('retry a sync');
+    IF NOT EXISTS (SELECT FROM api.citas c WHERE c.id = retry_sync.id) THEN
+      RAISE EXCEPTION 'cita % not found', id USING ERRCODE = 'PT404';
+    END IF;
+    PERFORM reflexo.revive_outbox(NULL, retry_sync.id, NULL);
+    RETURN QUERY SELECT * FROM api.citas c WHERE c.id = retry_sync.id;
+  END
+  $$;
+COMMENT ON FUNCTION api.retry_sync(pg_catalog.int8) IS
+  'POST /rpc/retry_sync {id}: gives a cita whose push to GHL failed a fresh set of attempts. Admins.';
+
+CREATE FUNCTION api.retry_failed_syncs(location_id pg_catalog.int8) RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings;
+  BEGIN
+    PERFORM reflexo.api_require_admin('retry a sync');
+    loc := reflexo.api_visible_location(location_id);
+    RETURN pg_catalog.json_build_object('retried', reflexo.revive_outbox(NULL, NULL, loc.id),
+                                        'ghl_location_id', loc.ghl_location_id, 'success', true);
+  END
+  $$;
+COMMENT ON FUNCTION api.retry_failed_syncs(pg_catalog.int8) IS
+  'POST /rpc/retry_failed_syncs {location_id}: retries every failed push of a location; answers how many. Admins.';
+
+CREATE VIEW api.cita_history WITH (security_barrier) AS
+  SELECT h.id, h.appointment_id AS cita_id, h.location_id, h.operation, h.origin, h.actor, h.changed_at,
+         h.old_values, h.new_values
+    FROM reflexo.appointment_history h
+   WHERE h.location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}'));
+ALTER VIEW api.cita_history OWNER TO reflexo_api;
+COMMENT ON VIEW api.cita_history IS
+  'GET /cita_history?cita_id=eq.N: every change of the citas of your locations, who made it (the user, or '
+  'what delivered it from GHL) and from where (origin), with the columns before and after.';
+
+CREATE VIEW api.closures WITH (security_barrier) AS
+  SELECT cl.id, cl.location_id, c.ghl_calendar_id, cl.closed_from, cl.closed_until, cl.reason,
+         cl.created_at, cl.updated_at
+    FROM reflexo.closures cl
+    LEFT JOIN reflexo.calendars c ON c.id = cl.calendar_id
+   WHERE cl.location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}'));
+ALTER VIEW api.closures OWNER TO reflexo_api;
+COMMENT ON VIEW api.closures IS
+  'GET /closures?location_id=eq.N: holidays and closures of your locations (ghl_calendar_id NULL: the whole '
+  'location), in local wall-clock time.';
+
+CREATE FUNCTION api.add_closure(location_id pg_catalog.int8, first_day pg_catalog.date, reason pg_catalog.text,
+                                last_day pg_catalog.date DEFAULT NULL, ghl_calendar_id pg_catalog.text DEFAULT NULL)
+  RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings;
+    cal api.calendars;
+    added reflexo.closures;
+  BEGIN
+    PERFORM reflexo.api_require_admin('manage closures');
+    loc := reflexo.api_visible_location(location_id);
+    IF ghl_calendar_id IS NOT NULL THEN
+      SELECT * INTO cal FROM api.calendars c WHERE c.ghl_calendar_id = add_closure.ghl_calendar_id;
+      IF NOT FOUND OR cal.location_id <> loc.id THEN
+        RAISE EXCEPTION USING ERRCODE = '23503', CONSTRAINT = 'closures_calendar_fkey',
+          MESSAGE = format(reflexo.translate('calendar %s does not exist or is not available'), ghl_calendar_id),
+          HINT = reflexo.translate('GET /api/ghl/calendars/ lists the calendars you can book.');
+      END IF;
+    END IF;
+    IF last_day < first_day THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', CONSTRAINT = 'closures_period_order',
+        MESSAGE = reflexo.translate('last_day comes before first_day');
+    END IF;
+    added := reflexo.add_closure(loc.id, first_day, reason, last_day, cal.id);
+    -- bookings already in it stay (they were valid when made); the answer counts them
+    RETURN (SELECT pg_catalog.to_jsonb(cl) || pg_catalog.jsonb_build_object('citas_inside',
+                     (SELECT pg_catalog.count(*) FROM reflexo.appointments a
+                       WHERE a.location_id = added.location_id
+                         AND (added.calendar_id IS NULL OR a.calendar_id = added.calendar_id)
+                         AND a.status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])
+                         AND a.starts_at < added.closed_until AT TIME ZONE loc.timezone
+                         AND a.ends_at > added.closed_from AT TIME ZONE loc.timezone))
+              FROM api.closures cl WHERE cl.id = added.id)::pg_catalog.json;
+  END
+  $$;
+ALTER FUNCTION api.add_closure(pg_catalog.int8, pg_catalog.date, pg_catalog.text, pg_catalog.date, pg_catalog.text)
+  OWNER TO reflexo_api;
+COMMENT ON FUNCTION api.add_closure(pg_catalog.int8, pg_catalog.date, pg_catalog.text, pg_catalog.date, pg_catalog.text) IS
+  'POST /rpc/add_closure {location_id, first_day, reason[, last_day, ghl_calendar_id]}: closes a location (or one '
+  'calendar) for whole local days; answers the closure and how many active citas fall in it. Admins.';
+
+CREATE FUNCTION api.remove_closure(location_id pg_catalog.int8, closure_id pg_catalog.int8) RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings;
+  BEGIN
+    PERFORM reflexo.api_require_admin('manage closures');
+    loc := reflexo.api_visible_location(location_id);
+    DELETE FROM reflexo.closures cl WHERE cl.id = closure_id AND cl.location_id = loc.id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'closure % of location % not found', closure_id, location_id USING ERRCODE = 'PT404';
+    END IF;
+    RETURN pg_catalog.json_build_object('id', closure_id);
+  END
+  $$;
+ALTER FUNCTION api.remove_closure(pg_catalog.int8, pg_catalog.int8) OWNER TO reflexo_api;
+COMMENT ON FUNCTION api.remove_closure(pg_catalog.int8, pg_catalog.int8) IS
+  'POST /rpc/remove_closure {location_id, closure_id}: reopens what a closure closed. Admins.';
+
+GRANT SELECT ON api.cita_history, api.closures TO reflexo_staff, reflexo_admin;
+GRANT SELECT ON reflexo.appointment_history TO reflexo_api;
+GRANT SELECT, INSERT, DELETE ON reflexo.closures TO reflexo_api;
+REVOKE ALL ON FUNCTION api.retry_sync(pg_catalog.int8), api.retry_failed_syncs(pg_catalog.int8),
+    api.add_closure(pg_catalog.int8, pg_catalog.date, pg_catalog.text, pg_catalog.date, pg_catalog.text),
+    api.remove_closure(pg_catalog.int8, pg_catalog.int8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.retry_sync(pg_catalog.int8), api.retry_failed_syncs(pg_catalog.int8),
+    api.add_closure(pg_catalog.int8, pg_catalog.date, pg_catalog.text, pg_catalog.date, pg_catalog.text),
+    api.remove_closure(pg_catalog.int8, pg_catalog.int8)
+  TO reflexo_staff, reflexo_admin;

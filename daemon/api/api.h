@@ -88,6 +88,7 @@ typedef struct ApiRequest
 	HttpReply  *reply;
 	Language	language;
 	int64_t		id;				/* the {id} of the path */
+	int64_t		sub_id;			/* its second {id}, e.g. a location's closure */
 	json_t	   *body;			/* the JSON body, once parsed */
 	const char *role;			/* reflexo_anon, reflexo_staff or reflexo_admin */
 	char	   *claims;			/* the verified claims, as JSON text */
@@ -125,7 +126,7 @@ typedef void (*ServeFunction) (ApiServer *server, ApiRequest *request);
 
 typedef struct Endpoint
 {
-	const char *pattern;		/* {id} matches a positive integer; the trailing slash is optional */
+	const char *pattern;		/* {id} (at most API_PATH_IDS) matches a positive integer; the trailing slash is optional */
 	const char *method;
 	Access		access;
 	PlanFunction plan;			/* input to SQL; false: it replied (400) */
@@ -141,8 +142,11 @@ typedef enum RouteOutcome
 	ROUTE_NO_METHOD
 } RouteOutcome;
 
-extern RouteOutcome api_route(const char *method, const char *path, const Endpoint **endpoint, int64_t *id,
-							  char *allow, size_t allow_size);
+#define API_PATH_IDS 2
+
+/* ids: the path's {id}s, in order */
+extern RouteOutcome api_route(const char *method, const char *path, const Endpoint **endpoint,
+							  int64_t ids[API_PATH_IDS], char *allow, size_t allow_size);
 
 /*
  * Everything a request becomes before the database: route, access and

@@ -1,6 +1,7 @@
 /*
  * api_citas.c — /api/ghl/citas/ and /api/ghl/calendars/, over api.citas,
- * api.cancel_cita, api.upcoming_citas and api.calendars.  Times go out in
+ * api.cancel_cita, api.retry_sync, api.cita_history, api.upcoming_citas and
+ * api.calendars.  Times go out in
  * the location's UTC offset (2025-12-25T14:00:00-05:00), as the Django
  * service wrote them; they come in with any offset.  The guard, the
  * calendar and row-level security are the database's to judge.
@@ -36,6 +37,7 @@ const char *const api_cita_json =
 	" 'location_id', c.location_id, 'ghl_location_id', c.ghl_location_id, 'calendar_id', c.calendar_id,"
 	" 'ghl_appointment_id', c.ghl_appointment_id, 'sync_state', c.sync_state, 'origin', c.origin,"
 	" 'validation_flags', c.validation_flags,"
+	" 'sync_error', c.sync_error, 'synced_at', reflexo.ghl_time(c.synced_at, l.timezone),"
 	" 'created_at', reflexo.ghl_time(c.created_at, l.timezone), 'updated_at', reflexo.ghl_time(c.updated_at, l.timezone))";
 
 
@@ -164,6 +166,36 @@ plan_cancel(ApiRequest *request, ApiPlan *plan)
 	return true;
 }
 
+/* POST /api/ghl/citas/{id}/retry_sync/ (admins): a failed push gets a fresh set of attempts */
+static bool
+plan_retry_sync(ApiRequest *request, ApiPlan *plan)
+{
+	if (json_object_size(request->body) > 0)
+		return api_validate(request, NULL, 0, false) != NULL;
+	plan->params[0] = api_id_text(request);
+	plan->nparams = 1;
+	plan->sql = one_cita(request, "WITH w AS (SELECT * FROM api.retry_sync($1::pg_catalog.int8))");
+	plan->operation = "retry_sync";
+	return true;
+}
+
+/* GET /api/ghl/citas/{id}/history/: every change, oldest first; 404 if the cita is not the caller's */
+static bool
+plan_history(ApiRequest *request, ApiPlan *plan)
+{
+	plan->params[0] = api_id_text(request);
+	plan->nparams = 1;
+	plan->read_only = true;
+	plan->operation = "cita_history";
+	plan->sql = "SELECT pg_catalog.json_agg(pg_catalog.json_build_object('id', h.id, 'cita_id', h.cita_id,"
+		" 'operation', h.operation, 'origin', h.origin, 'actor', h.actor,"
+		" 'changed_at', reflexo.ghl_time(h.changed_at, l.timezone),"
+		" 'old_values', h.old_values, 'new_values', h.new_values) ORDER BY h.id)"
+		" FROM api.cita_history h JOIN api.location_settings l ON l.id = h.location_id"
+		" WHERE h.cita_id = $1::pg_catalog.int8 HAVING pg_catalog.count(*) > 0";
+	return true;
+}
+
 /* GET /api/ghl/citas/upcoming/: the next 7 days (?days= up to 90), soonest first */
 static bool
 plan_upcoming(ApiRequest *request, ApiPlan *plan)
@@ -215,6 +247,8 @@ const Endpoint api_citas_endpoints[] = {
 	{"/api/ghl/citas/{id}/", "PUT", ACCESS_USER, plan_update, NULL, NULL, false},
 	{"/api/ghl/citas/{id}/", "PATCH", ACCESS_USER, plan_update, NULL, NULL, false},
 	{"/api/ghl/citas/{id}/cancel/", "POST", ACCESS_USER, plan_cancel, NULL, NULL, false},
+	{"/api/ghl/citas/{id}/retry_sync/", "POST", ACCESS_USER, plan_retry_sync, NULL, NULL, false},
+	{"/api/ghl/citas/{id}/history/", "GET", ACCESS_USER, plan_history, NULL, NULL, false},
 	{"/api/ghl/calendars/", "GET", ACCESS_USER, plan_calendars, NULL, NULL, false},
 };
 const int	api_citas_count = sizeof(api_citas_endpoints) / sizeof(*api_citas_endpoints);

@@ -1,6 +1,8 @@
 /*
  * api_locations.c — /api/locations/settings/, over api.location_settings,
- * api.set_default_calendar, api.location_calendars and api.sync_calendars.
+ * api.set_default_calendar, api.location_calendars, api.sync_calendars,
+ * api.retry_failed_syncs and the closures (api.closures, api.add_closure,
+ * api.remove_closure).
  * Staff read their own locations; only admins write (the database says so:
  * 403).  default_calendar_id is the GHL calendar id, as the Django service
  * kept it; durations read as DRF writes them ("00:15:00", "1 00:00:00").
@@ -186,6 +188,82 @@ plan_sync_calendars(ApiRequest *request, ApiPlan *plan)
 	return true;
 }
 
+/* POST /api/locations/settings/{id}/retry_sync/ (admins): every failed push of the location again */
+static bool
+plan_retry_syncs(ApiRequest *request, ApiPlan *plan)
+{
+	if (json_object_size(request->body) > 0)
+		return api_validate(request, NULL, 0, false) != NULL;
+	plan->params[0] = api_id_text(request);
+	plan->nparams = 1;
+	plan->operation = "retry_failed_syncs";
+	plan->sql = "SELECT api.retry_failed_syncs($1::pg_catalog.int8)";
+	return true;
+}
+
+/* A closure (cl, a row of api.closures) of location s; local wall-clock times. */
+#define CLOSURE_JSON \
+	"pg_catalog.json_build_object('id', cl.id, 'ghl_calendar_id', cl.ghl_calendar_id," \
+	" 'closed_from', cl.closed_from, 'closed_until', cl.closed_until, 'reason', cl.reason," \
+	" 'created_at', reflexo.ghl_time(cl.created_at, s.timezone))"
+
+/* GET /api/locations/settings/{id}/closures/: upcoming and past, soonest first */
+static bool
+plan_closures(ApiRequest *request, ApiPlan *plan)
+{
+	plan->params[0] = api_id_text(request);
+	plan->nparams = 1;
+	plan->read_only = true;
+	plan->operation = "list_closures";
+	plan->sql = "SELECT COALESCE(pg_catalog.json_agg(" CLOSURE_JSON " ORDER BY cl.closed_from, cl.id)"
+		" FILTER (WHERE cl.id IS NOT NULL), '[]')"
+		" FROM reflexo.api_visible_location($1::pg_catalog.int8) s"
+		" LEFT JOIN api.closures cl ON cl.location_id = s.id";
+	return true;
+}
+
+/* POST /api/locations/settings/{id}/closures/ {first_day, reason[, last_day, ghl_calendar_id]} (admins): 201 */
+static bool
+plan_add_closure(ApiRequest *request, ApiPlan *plan)
+{
+	static const Field fields[] = {
+		{"first_day", FIELD_DATE, true, false, 0, NULL, NULL},
+		{"last_day", FIELD_DATE, false, true, 0, NULL, NULL},
+		{"reason", FIELD_TEXT, true, false, 500, NULL, NULL},
+		{"ghl_calendar_id", FIELD_TEXT, false, true, 100, NULL, NULL},
+	};
+	json_t	   *values = api_validate(request, fields, 4, true);
+
+	if (values == NULL)
+		return false;
+	plan->params[0] = api_id_text(request);
+	for (int i = 0; i < 4; i++)
+	{
+		const char *value = json_string_value(json_object_get(values, fields[i].name));
+
+		plan->params[i + 1] = value ? api_sql(request, "%s", value) : NULL;
+	}
+	plan->nparams = 5;
+	plan->status = 201;
+	plan->operation = "add_closure";
+	plan->sql = "SELECT api.add_closure($1::pg_catalog.int8, $2::pg_catalog.date, $4, $3::pg_catalog.date, $5)";
+	json_decref(values);
+	return true;
+}
+
+/* DELETE /api/locations/settings/{id}/closures/{closure id}/ (admins): 204 */
+static bool
+plan_remove_closure(ApiRequest *request, ApiPlan *plan)
+{
+	plan->params[0] = api_id_text(request);
+	plan->params[1] = api_sql(request, "%lld", (long long) request->sub_id);
+	plan->nparams = 2;
+	plan->status = 204;
+	plan->operation = "remove_closure";
+	plan->sql = "SELECT api.remove_closure($1::pg_catalog.int8, $2::pg_catalog.int8)";
+	return true;
+}
+
 const Endpoint api_locations_endpoints[] = {
 	{"/api/locations/settings/", "GET", ACCESS_USER, plan_list, api_render_page, NULL, false},
 	{"/api/locations/settings/", "POST", ACCESS_USER, plan_create, NULL, NULL, false},
@@ -197,5 +275,9 @@ const Endpoint api_locations_endpoints[] = {
 	{"/api/locations/settings/{id}/set_default_calendar/", "POST", ACCESS_USER, plan_set_default_calendar, NULL, NULL, false},
 	{"/api/locations/settings/{id}/calendars/", "GET", ACCESS_USER, plan_calendars, NULL, NULL, false},
 	{"/api/locations/settings/{id}/sync_calendars/", "POST", ACCESS_USER, plan_sync_calendars, NULL, NULL, false},
+	{"/api/locations/settings/{id}/retry_sync/", "POST", ACCESS_USER, plan_retry_syncs, NULL, NULL, false},
+	{"/api/locations/settings/{id}/closures/", "GET", ACCESS_USER, plan_closures, NULL, NULL, false},
+	{"/api/locations/settings/{id}/closures/", "POST", ACCESS_USER, plan_add_closure, NULL, NULL, false},
+	{"/api/locations/settings/{id}/closures/{id}/", "DELETE", ACCESS_USER, plan_remove_closure, NULL, NULL, false},
 };
 const int	api_locations_count = sizeof(api_locations_endpoints) / sizeof(*api_locations_endpoints);

@@ -21,11 +21,12 @@ static const struct
 	{api_monitoring_endpoints, &api_monitoring_count},
 };
 
-/* "/api/ghl/citas/{id}/" against a path; {id} takes a positive integer of at most 18 digits. */
+/* "/api/ghl/citas/{id}/" against a path; each {id} takes a positive integer of at most 18 digits. */
 static bool
-matches(const char *pattern, const char *path, int64_t *id)
+matches(const char *pattern, const char *path, int64_t ids[API_PATH_IDS])
 {
 	size_t		plen = strlen(path);
+	int			nids = 0;
 
 	/* the trailing slash is optional, as Django's APPEND_SLASH would have it */
 	if (plen > 1 && path[plen - 1] == '/')
@@ -38,9 +39,9 @@ matches(const char *pattern, const char *path, int64_t *id)
 
 			while (digits < plen && path[digits] >= '0' && path[digits] <= '9')
 				digits++;
-			if (digits == 0 || digits > 18 || path[0] == '0')
+			if (digits == 0 || digits > 18 || path[0] == '0' || nids == API_PATH_IDS)
 				return false;
-			*id = strtoll(path, NULL, 10);
+			ids[nids++] = strtoll(path, NULL, 10);
 			pattern += 4;
 			path += digits;
 			plen -= digits;
@@ -58,7 +59,7 @@ matches(const char *pattern, const char *path, int64_t *id)
 }
 
 RouteOutcome
-api_route(const char *method, const char *path, const Endpoint **endpoint, int64_t *id, char *allow,
+api_route(const char *method, const char *path, const Endpoint **endpoint, int64_t ids[API_PATH_IDS], char *allow,
 		  size_t allow_size)
 {
 	bool		path_found = false;
@@ -69,9 +70,9 @@ api_route(const char *method, const char *path, const Endpoint **endpoint, int64
 		for (int i = 0; i < *groups[g].count; i++)
 		{
 			const Endpoint *e = &groups[g].endpoints[i];
-			int64_t		found_id = 0;
+			int64_t		found_ids[API_PATH_IDS] = {0};
 
-			if (!matches(e->pattern, path, &found_id))
+			if (!matches(e->pattern, path, found_ids))
 				continue;
 			path_found = true;
 			if (strlen(allow) + strlen(e->method) + 3 < allow_size)
@@ -82,7 +83,7 @@ api_route(const char *method, const char *path, const Endpoint **endpoint, int64
 			if (strcmp(e->method, method) == 0 || (strcmp(method, "HEAD") == 0 && strcmp(e->method, "GET") == 0))
 			{
 				*endpoint = e;
-				*id = found_id;
+				memcpy(ids, found_ids, sizeof(found_ids));
 			}
 		}
 	if (*endpoint)
@@ -95,10 +96,14 @@ api_prepare(ApiRequest *request, const char *jwt_secret, const Endpoint **endpoi
 {
 	char		allow[128];
 	const char *why;
+	int64_t		ids[API_PATH_IDS] = {0};
+	RouteOutcome route = api_route(request->http->method, request->http->path, endpoint, ids, allow, sizeof(allow));
 
 	memset(plan, 0, sizeof(*plan));
 	plan->status = 200;
-	switch (api_route(request->http->method, request->http->path, endpoint, &request->id, allow, sizeof(allow)))
+	request->id = ids[0];
+	request->sub_id = ids[1];
+	switch (route)
 	{
 		case ROUTE_NO_PATH:
 			api_reply_detail(request, 404, "Not found.");

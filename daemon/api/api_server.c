@@ -92,10 +92,10 @@ static void
 answer_options(ApiRequest *request)
 {
 	const Endpoint *endpoint;
-	int64_t		id;
+	int64_t		ids[API_PATH_IDS];
 	char		allow[128];
 
-	if (api_route("OPTIONS", request->http->path, &endpoint, &id, allow, sizeof(allow)) == ROUTE_NO_PATH)
+	if (api_route("OPTIONS", request->http->path, &endpoint, ids, allow, sizeof(allow)) == ROUTE_NO_PATH)
 	{
 		api_reply_detail(request, 404, "Not found.");
 		return;

@@ -91,6 +91,8 @@ CREATE TABLE reflexo.appointments (
   ghl_updated_at     pg_catalog.timestamptz,
   created_at         pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
   updated_at         pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  sync_error         pg_catalog.text,
+  synced_at          pg_catalog.timestamptz,
   CONSTRAINT appointments_calendar_fkey FOREIGN KEY (calendar_id, location_id)
     REFERENCES reflexo.calendars (id, location_id) ON DELETE RESTRICT,
   CONSTRAINT appointments_known_flags CHECK (validation_flags OPERATOR(pg_catalog.<@)
@@ -129,6 +131,10 @@ COMMENT ON COLUMN reflexo.appointments.local_changed_at IS
 COMMENT ON COLUMN reflexo.appointments.ghl_updated_at IS 'GHL''s dateUpdated of the latest GHL state known here.';
 COMMENT ON COLUMN reflexo.appointments.created_at IS 'When the row was created.';
 COMMENT ON COLUMN reflexo.appointments.updated_at IS 'When the row last changed, bookkeeping included.';
+COMMENT ON COLUMN reflexo.appointments.sync_error IS
+  'Why the latest push to GHL failed (GHL''s own message), while it still has to reach GHL; NULL once it did.';
+COMMENT ON COLUMN reflexo.appointments.synced_at IS
+  'When GHL and this row last agreed: GHL acknowledged a push, or a change came from GHL.';
 
 -- The guard's searches.  Only active appointments hold a slot.  Overlap
 -- searches look back one day from the new start; appointments longer than a

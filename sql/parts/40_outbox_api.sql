@@ -182,7 +182,7 @@ CREATE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
        WHERE o.id = v.id
       RETURNING o.id, o.state, o.attempts
     ), failed AS (
-      UPDATE reflexo.appointments a SET sync_state = 'failed'
+      UPDATE reflexo.appointments a SET sync_state = 'failed', sync_error = v.unsendable
         FROM claimed c JOIN verdicts v ON v.id = c.id
        WHERE c.state = 'dead' AND a.id = v.appointment_id
     )
@@ -258,7 +258,8 @@ CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_ca
                              THEN 'pending' ELSE 'synced' END::reflexo.sync_state,
            -- GHL's v2 answers carry no dateUpdated: then the acknowledgement is GHL's latest
            -- version as far as we know, so reconciliation does not take our own push for news
-           ghl_updated_at = greatest(a.ghl_updated_at, coalesce(complete_outbox.remote_updated_at, now()))
+           ghl_updated_at = greatest(a.ghl_updated_at, coalesce(complete_outbox.remote_updated_at, now())),
+           synced_at = now(), sync_error = NULL
      WHERE a.id = done.appointment_id;
     RETURN true;
   END
@@ -305,9 +306,11 @@ CREATE FUNCTION reflexo.fail_outbox(outbox_id pg_catalog.int8, attempt pg_catalo
     IF NOT FOUND THEN
       RETURN NULL;   -- the lease was lost
     END IF;
-    IF failed.state = 'dead' THEN
-      UPDATE reflexo.appointments SET sync_state = 'failed' WHERE id = failed.appointment_id;
-    END IF;
+    -- the cita says why, while it is retried and once it stops (API: sync_error)
+    UPDATE reflexo.appointments
+       SET sync_error = failed.last_error,
+           sync_state = CASE WHEN failed.state = 'dead' THEN 'failed' ELSE sync_state END::reflexo.sync_state
+     WHERE id = failed.appointment_id;
     RETURN failed.state;
   END
   $$;
@@ -316,7 +319,9 @@ COMMENT ON FUNCTION reflexo.fail_outbox(pg_catalog.int8, pg_catalog.int4, pg_cat
   'until reflexo.outbox_max_attempts; permanent: dead at once. Dead rows hold back later changes of the same '
   'appointment until requeued. Returns the new state, or NULL if the lease was lost.';
 
-CREATE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFAULT NULL) RETURNS pg_catalog.int4
+CREATE FUNCTION reflexo.revive_outbox(outbox_id pg_catalog.int8 DEFAULT NULL,
+                                      appointment_id pg_catalog.int8 DEFAULT NULL,
+                                      location_id pg_catalog.int8 DEFAULT NULL) RETURNS pg_catalog.int4
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   DECLARE
@@ -325,11 +330,14 @@ CREATE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFAULT NULL) R
     WITH revived AS (
       UPDATE reflexo.outbox o
          SET state = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
-       WHERE o.state = 'dead' AND (requeue_outbox.outbox_id IS NULL OR o.id = requeue_outbox.outbox_id)
-      RETURNING o.appointment_id
+       WHERE o.state = 'dead'
+         AND (revive_outbox.outbox_id IS NULL OR o.id = revive_outbox.outbox_id)
+         AND (revive_outbox.appointment_id IS NULL OR o.appointment_id = revive_outbox.appointment_id)
+         AND (revive_outbox.location_id IS NULL OR o.location_id = revive_outbox.location_id)
+      RETURNING o.appointment_id AS revived_id
     ), marked AS (
       UPDATE reflexo.appointments a SET sync_state = 'pending'
-       WHERE a.id IN (SELECT appointment_id FROM revived)
+       WHERE a.id IN (SELECT r.revived_id FROM revived r)
     )
     SELECT count(*) INTO n FROM revived;
     IF n > 0 THEN
@@ -338,6 +346,13 @@ CREATE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFAULT NULL) R
     RETURN n;
   END
   $$;
+COMMENT ON FUNCTION reflexo.revive_outbox(pg_catalog.int8, pg_catalog.int8, pg_catalog.int8) IS
+  'Gives dead outbox rows a fresh set of attempts: one row, one appointment''s, one location''s, or all '
+  '(the arguments left NULL match any); returns how many.';
+
+CREATE FUNCTION reflexo.requeue_outbox(outbox_id pg_catalog.int8 DEFAULT NULL) RETURNS pg_catalog.int4
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT reflexo.revive_outbox(requeue_outbox.outbox_id) $$;
 COMMENT ON FUNCTION reflexo.requeue_outbox(pg_catalog.int8) IS
   'Gives dead outbox rows (one, or all when NULL) a fresh set of attempts; returns how many.';
 

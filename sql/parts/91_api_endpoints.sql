@@ -20,13 +20,14 @@ CREATE VIEW api.citas AS
          (a.starts_at AT TIME ZONE l.timezone)::pg_catalog.date AS fecha,
          a.location_id, l.ghl_location_id, a.calendar_id,
          a.ghl_appointment_id, a.sync_state, a.origin, a.validation_flags,
-         a.created_at, a.updated_at
+         a.created_at, a.updated_at, a.sync_error, a.synced_at
     FROM reflexo.appointments a
     JOIN reflexo.calendars c ON c.id = a.calendar_id
     JOIN reflexo.locations l ON l.id = a.location_id;
 ALTER VIEW api.citas OWNER TO reflexo_api;
 COMMENT ON VIEW api.citas IS
-  'Appointments (GET/POST /citas, PATCH /citas?id=eq.N), with the Django service''s field names. fecha is the local date.';
+  'Appointments (GET/POST /citas, PATCH /citas?id=eq.N), with the Django service''s field names. fecha is the local '
+  'date; sync_error says why GHL has not taken the latest change yet, synced_at when GHL last agreed.';
 
 CREATE FUNCTION api.citas_write() RETURNS trigger
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -306,6 +307,134 @@ COMMENT ON FUNCTION api.health() IS
   'GET /rpc/health: an overall status (healthy, degraded: a person should look, unhealthy: changes are not '
   'flowing) with its components, and the outbox, webhooks, tokens (of the caller''s locations) and rule breaks.';
 
+-- ---------------------------------------------------------------- sync failures, history, closures
+
+CREATE FUNCTION reflexo.api_require_admin(action pg_catalog.text) RETURNS void
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF NOT reflexo.api_is_admin() THEN
+      RAISE EXCEPTION USING ERRCODE = '42501',
+        MESSAGE = format(reflexo.translate('only admins may %s'), reflexo.translate(action)),
+        HINT = reflexo.translate('Ask an admin of the clinic.');
+    END IF;
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.api_require_admin(pg_catalog.text) IS
+  'Refuses (42501) a request that is not an admin''s, naming what it wanted to do.';
+
+CREATE FUNCTION api.retry_sync(id pg_catalog.int8) RETURNS SETOF api.citas
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    PERFORM reflexo.api_require_admin('retry a sync');
+    IF NOT EXISTS (SELECT FROM api.citas c WHERE c.id = retry_sync.id) THEN
+      RAISE EXCEPTION 'cita % not found', id USING ERRCODE = 'PT404';
+    END IF;
+    PERFORM reflexo.revive_outbox(NULL, retry_sync.id, NULL);
+    RETURN QUERY SELECT * FROM api.citas c WHERE c.id = retry_sync.id;
+  END
+  $$;
+COMMENT ON FUNCTION api.retry_sync(pg_catalog.int8) IS
+  'POST /rpc/retry_sync {id}: gives a cita whose push to GHL failed a fresh set of attempts. Admins.';
+
+CREATE FUNCTION api.retry_failed_syncs(location_id pg_catalog.int8) RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings;
+  BEGIN
+    PERFORM reflexo.api_require_admin('retry a sync');
+    loc := reflexo.api_visible_location(location_id);
+    RETURN pg_catalog.json_build_object('retried', reflexo.revive_outbox(NULL, NULL, loc.id),
+                                        'ghl_location_id', loc.ghl_location_id, 'success', true);
+  END
+  $$;
+COMMENT ON FUNCTION api.retry_failed_syncs(pg_catalog.int8) IS
+  'POST /rpc/retry_failed_syncs {location_id}: retries every failed push of a location; answers how many. Admins.';
+
+CREATE VIEW api.cita_history WITH (security_barrier) AS
+  SELECT h.id, h.appointment_id AS cita_id, h.location_id, h.operation, h.origin, h.actor, h.changed_at,
+         h.old_values, h.new_values
+    FROM reflexo.appointment_history h
+   WHERE h.location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}'));
+ALTER VIEW api.cita_history OWNER TO reflexo_api;
+COMMENT ON VIEW api.cita_history IS
+  'GET /cita_history?cita_id=eq.N: every change of the citas of your locations, who made it (the user, or '
+  'what delivered it from GHL) and from where (origin), with the columns before and after.';
+
+CREATE VIEW api.closures WITH (security_barrier) AS
+  SELECT cl.id, cl.location_id, c.ghl_calendar_id, cl.closed_from, cl.closed_until, cl.reason,
+         cl.created_at, cl.updated_at
+    FROM reflexo.closures cl
+    LEFT JOIN reflexo.calendars c ON c.id = cl.calendar_id
+   WHERE cl.location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}'));
+ALTER VIEW api.closures OWNER TO reflexo_api;
+COMMENT ON VIEW api.closures IS
+  'GET /closures?location_id=eq.N: holidays and closures of your locations (ghl_calendar_id NULL: the whole '
+  'location), in local wall-clock time.';
+
+CREATE FUNCTION api.add_closure(location_id pg_catalog.int8, first_day pg_catalog.date, reason pg_catalog.text,
+                                last_day pg_catalog.date DEFAULT NULL, ghl_calendar_id pg_catalog.text DEFAULT NULL)
+  RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings;
+    cal api.calendars;
+    added reflexo.closures;
+  BEGIN
+    PERFORM reflexo.api_require_admin('manage closures');
+    loc := reflexo.api_visible_location(location_id);
+    IF ghl_calendar_id IS NOT NULL THEN
+      SELECT * INTO cal FROM api.calendars c WHERE c.ghl_calendar_id = add_closure.ghl_calendar_id;
+      IF NOT FOUND OR cal.location_id <> loc.id THEN
+        RAISE EXCEPTION USING ERRCODE = '23503', CONSTRAINT = 'closures_calendar_fkey',
+          MESSAGE = format(reflexo.translate('calendar %s does not exist or is not available'), ghl_calendar_id),
+          HINT = reflexo.translate('GET /api/ghl/calendars/ lists the calendars you can book.');
+      END IF;
+    END IF;
+    IF last_day < first_day THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', CONSTRAINT = 'closures_period_order',
+        MESSAGE = reflexo.translate('last_day comes before first_day');
+    END IF;
+    added := reflexo.add_closure(loc.id, first_day, reason, last_day, cal.id);
+    -- bookings already in it stay (they were valid when made); the answer counts them
+    RETURN (SELECT pg_catalog.to_jsonb(cl) || pg_catalog.jsonb_build_object('citas_inside',
+                     (SELECT pg_catalog.count(*) FROM reflexo.appointments a
+                       WHERE a.location_id = added.location_id
+                         AND (added.calendar_id IS NULL OR a.calendar_id = added.calendar_id)
+                         AND a.status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])
+                         AND a.starts_at < added.closed_until AT TIME ZONE loc.timezone
+                         AND a.ends_at > added.closed_from AT TIME ZONE loc.timezone))
+              FROM api.closures cl WHERE cl.id = added.id)::pg_catalog.json;
+  END
+  $$;
+ALTER FUNCTION api.add_closure(pg_catalog.int8, pg_catalog.date, pg_catalog.text, pg_catalog.date, pg_catalog.text)
+  OWNER TO reflexo_api;
+COMMENT ON FUNCTION api.add_closure(pg_catalog.int8, pg_catalog.date, pg_catalog.text, pg_catalog.date, pg_catalog.text) IS
+  'POST /rpc/add_closure {location_id, first_day, reason[, last_day, ghl_calendar_id]}: closes a location (or one '
+  'calendar) for whole local days; answers the closure and how many active citas fall in it. Admins.';
+
+CREATE FUNCTION api.remove_closure(location_id pg_catalog.int8, closure_id pg_catalog.int8) RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings;
+  BEGIN
+    PERFORM reflexo.api_require_admin('manage closures');
+    loc := reflexo.api_visible_location(location_id);
+    DELETE FROM reflexo.closures cl WHERE cl.id = closure_id AND cl.location_id = loc.id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'closure % of location % not found', closure_id, location_id USING ERRCODE = 'PT404';
+    END IF;
+    RETURN pg_catalog.json_build_object('id', closure_id);
+  END
+  $$;
+ALTER FUNCTION api.remove_closure(pg_catalog.int8, pg_catalog.int8) OWNER TO reflexo_api;
+COMMENT ON FUNCTION api.remove_closure(pg_catalog.int8, pg_catalog.int8) IS
+  'POST /rpc/remove_closure {location_id, closure_id}: reopens what a closure closed. Admins.';
+
 -- ---------------------------------------------------------------- privileges
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
@@ -315,12 +444,18 @@ GRANT SELECT, INSERT, UPDATE ON api.citas TO reflexo_staff, reflexo_admin;
 GRANT SELECT ON api.calendars, api.location_settings, api.active_locations TO reflexo_staff, reflexo_admin;
 GRANT INSERT, UPDATE, DELETE ON api.location_settings TO reflexo_admin;
 GRANT SELECT ON api.users TO reflexo_admin;
+GRANT SELECT ON api.cita_history, api.closures TO reflexo_staff, reflexo_admin;
+GRANT SELECT ON reflexo.appointment_history TO reflexo_api;
+GRANT SELECT, INSERT, DELETE ON reflexo.closures TO reflexo_api;
 GRANT EXECUTE ON FUNCTION
     api.cancel_cita(pg_catalog.int8), api.upcoming_citas(pg_catalog.int4),
     api.location_calendars(pg_catalog.int8), api.sync_calendars(pg_catalog.int8),
     api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4),
     api.metrics(), api.metrics_ghl(), api.metrics_webhooks(), api.health(),
-    api.change_password(pg_catalog.text, pg_catalog.text)
+    api.change_password(pg_catalog.text, pg_catalog.text),
+    api.retry_sync(pg_catalog.int8), api.retry_failed_syncs(pg_catalog.int8),
+    api.add_closure(pg_catalog.int8, pg_catalog.date, pg_catalog.text, pg_catalog.date, pg_catalog.text),
+    api.remove_closure(pg_catalog.int8, pg_catalog.int8)
   TO reflexo_staff, reflexo_admin;
 GRANT EXECUTE ON FUNCTION
     api.set_default_calendar(pg_catalog.int8, pg_catalog.text),

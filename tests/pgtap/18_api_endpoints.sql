@@ -13,7 +13,7 @@ SELECT is((:'cita'::jsonb) - '{id,created_at,updated_at}'::text[],
             "start_time": "2026-03-10T19:00:00+00:00", "end_time": "2026-03-10T20:00:00+00:00",
             "notes": "Notas de la cita", "assigned_user_id": "user_789", "status": "scheduled", "fecha": "2026-03-10",
             "location_id": 101, "ghl_location_id": "loc-lima", "calendar_id": 201, "ghl_appointment_id": null,
-            "sync_state": "pending", "origin": "local", "validation_flags": []}'::jsonb,
+            "sync_state": "pending", "sync_error": null, "synced_at": null, "origin": "local", "validation_flags": []}'::jsonb,
           'POST /citas stores the Django service''s fields and returns the cita with its sync state');
 SELECT is((SELECT operation::text FROM reflexo.outbox WHERE appointment_id = (:'cita'::jsonb ->> 'id')::bigint),
           'create', 'and queues it for GHL');

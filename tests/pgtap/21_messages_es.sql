@@ -13,9 +13,9 @@ SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '16:00', '16:05')$$) - 'sq
             "detail": "La cita dura 5 minutos; la sede 101 exige al menos 15 minutos.",
             "hint": "Haga la cita más larga."}', 'so does the minimum duration, with detail and hint');
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '13:00', '14:00')$$) ->> 'message',
-          'Fuera del horario de atención: martes 08:00-13:00, 14:00-20:00', 'and working hours, with the day''s name');
+          'Horario fuera del horario de trabajo: martes 08:00-13:00, 14:00-20:00', 'and working hours, with the day''s name');
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(205, '09:00', '10:00')$$) ->> 'message',
-          'El calendario 205 no existe o no está disponible', 'and an unavailable calendar');
+          'El calendario cal-draft no existe o no está disponible', 'and an unavailable calendar, named as GHL names it (the Django service''s words)');
 SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, starts_at, ends_at)
                                VALUES (203, '2026-03-10 09:00-05', '2026-03-11 11:00-05')$$) - 'sqlstate' - 'constraint',
           '{"message": "La duración máxima es 24 horas",

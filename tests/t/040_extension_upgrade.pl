@@ -123,6 +123,11 @@ is($node->safe_psql('updated', q{
 SELECT count(*) FROM (SELECT tab, count(*) FROM upgrade_check.before GROUP BY tab
                       EXCEPT SELECT tab, count(*) FROM upgrade_check.after GROUP BY tab) d}), '0',
 	'and no table gained or lost rows');
+is($node->safe_psql('updated', q{
+SELECT string_agg(DISTINCT sync_state || ': ' || coalesce(sync_error, '-') || ', ' || (synced_at IS NOT NULL), '; ')
+  FROM reflexo.appointments WHERE sync_state <> 'pending'}),
+	'failed: Contact not found, false; synced: -, true',
+	'what 0.1.0 knew is filled in: a failed push says why, a synced cita since when');
 
 # ---------------------------------------------------------------- the rules
 ($ret, $out, $err) = $node->psql('updated', q{

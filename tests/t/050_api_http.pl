@@ -279,6 +279,62 @@ is_deeply(call('GET', '/readyz')->{json}, { status => 'ready', database => JSON:
 like(call('GET', '/metrics')->{content}, qr/^reflexo_api_requests_total\{operation="create_cita",status="2xx"\} \d+$/m,
 	'/metrics counts requests by operation');
 
+# ---------------------------------------------------------------- sync failures, history, closures
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { title => 'Falla', ghl_calendar_id => 'cal_457',
+		start_time => '2026-04-07T10:00:00-05:00', end_time => '2026-04-07T11:00:00-05:00' });
+my $failing = $r->{json};
+is_deeply([ @$failing{qw(sync_state sync_error synced_at)} ], [ 'pending', undef, undef ],
+	'a new cita carries its sync state, no sync error and no sync time yet');
+# GHL refuses its push: the cita's row is failed as reflexo-sync would record it; every other row is given back
+$node->safe_psql('postgres', qq{
+WITH j AS (SELECT * FROM reflexo.claim_outbox(100, '1 minute', 'tap'))
+SELECT CASE WHEN j.appointment_id = $failing->{id}
+            THEN reflexo.fail_outbox(j.outbox_id, j.attempt, 'permanent', 'GHL 422: The slot you have selected is no longer available')::text
+            ELSE reflexo.release_outbox(j.outbox_id, j.attempt)::text END
+  FROM j});
+$r = call('GET', "/api/ghl/citas/$failing->{id}/", token => $lima);
+is_deeply([ @{ $r->{json} }{qw(sync_state sync_error)} ],
+	[ 'failed', 'GHL 422: The slot you have selected is no longer available' ], 'a failed push says why, in GHL\'s words');
+$r = call('POST', "/api/ghl/citas/$failing->{id}/retry_sync/", token => $lima);
+is_deeply([ $r->{status}, $r->{json} ], [ 403, { detail => 'solo los administradores pueden reintentar una sincronización' } ],
+	'POST /api/ghl/citas/{id}/retry_sync/ is for admins: 403 saying so');
+$r = call('POST', "/api/ghl/citas/$failing->{id}/retry_sync/", token => $admin);
+is_deeply([ $r->{status}, $r->{json}{sync_state} ], [ 200, 'pending' ], 'an admin retries it: pending again');
+is($node->safe_psql('postgres', "SELECT state || '/' || attempts FROM reflexo.outbox WHERE appointment_id = $failing->{id}"),
+	'pending/0', 'with a fresh set of attempts');
+is(call('POST', '/api/ghl/citas/987654/retry_sync/', token => $admin)->{status}, 404, 'an unknown cita: 404');
+$r = call('POST', '/api/locations/settings/1/retry_sync/', token => $admin);
+is_deeply([ $r->{status}, $r->{json} ], [ 200, { retried => 0, ghl_location_id => 'loc-lima', success => JSON::PP::true } ],
+	'POST /api/locations/settings/{id}/retry_sync/ retries every failed push of a location');
+
+$r = call('GET', "/api/ghl/citas/$failing->{id}/history/", token => $lima);
+is_deeply([ $r->{status}, map { "$_->{operation} $_->{actor} $_->{origin}" } @{ $r->{json} } ], [ 200, 'insert lima local' ],
+	'GET /api/ghl/citas/{id}/history/: who changed what, from where');
+like($r->{json}[0]{changed_at}, qr/-05:00$/, 'in the location\'s offset');
+is(call('GET', "/api/ghl/citas/$failing->{id}/history/", token => $madrid)->{status}, 404, 'not for staff of another location');
+
+$r = call('POST', '/api/locations/settings/1/closures/', token => $lima, json => { first_day => '2026-04-07', reason => 'Feriado' });
+is($r->{status}, 403, 'POST /api/locations/settings/{id}/closures/ is for admins');
+$r = call('POST', '/api/locations/settings/1/closures/', token => $admin, json => { first_day => '2026-04-07' });
+is_deeply([ $r->{status}, $r->{json} ], [ 400, { reason => ['Este campo es requerido.'] } ], 'a closure needs a reason');
+$r = call('POST', '/api/locations/settings/1/closures/', token => $admin,
+	json => { first_day => '2026-04-07', last_day => '2026-04-08', reason => 'Feriado' });
+is_deeply([ $r->{status}, @{ $r->{json} }{qw(closed_from closed_until reason citas_inside)} ],
+	[ 201, '2026-04-07T00:00:00', '2026-04-09T00:00:00', 'Feriado', 1 ],
+	'an admin closes Lima for two days: 201, counting the cita already inside');
+my $closure = $r->{json}{id};
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { title => 'En feriado', ghl_calendar_id => 'cal_456',
+		start_time => '2026-04-08T10:00:00-05:00', end_time => '2026-04-08T11:00:00-05:00' });
+is($r->{status}, 400, 'the guard refuses a booking in it');
+$r = call('GET', '/api/locations/settings/1/closures/', token => $lima);
+is_deeply([ $r->{status}, map { $_->{reason} } @{ $r->{json} } ], [ 200, 'Feriado' ], 'GET: staff read their location\'s closures');
+is(call('GET', '/api/locations/settings/2/closures/', token => $lima)->{status}, 404, 'not another location\'s');
+is(call('DELETE', "/api/locations/settings/1/closures/$closure/", token => $lima)->{status}, 403, 'staff cannot remove one');
+is(call('DELETE', "/api/locations/settings/2/closures/$closure/", token => $admin)->{status}, 404,
+	'a closure is removed through its own location only');
+is(call('DELETE', "/api/locations/settings/1/closures/$closure/", token => $admin)->{status}, 204, 'an admin removes it: 204');
+is(call('DELETE', "/api/locations/settings/1/closures/$closure/", token => $admin)->{status}, 404, 'once');
+
 # ---------------------------------------------------------------- HTTP
 $r = call('DELETE', "/api/ghl/citas/$cita->{id}/", token => $lima);
 is_deeply([ $r->{status}, $r->{json}{detail} ], [ 405, 'Método "DELETE" no permitido.' ], 'a method a path lacks: 405');
