@@ -112,6 +112,31 @@ check_ghl_location(Check *check, const Config *config, const char *ghl_id, const
 	free(escaped);
 }
 
+/*
+ * Where a location's stored credentials came from, and whether the
+ * environment's GHL_ACCESS_TOKEN is the one in use: the Django service read
+ * it from .env on every start, reflexo-sync only stores it the first time.
+ */
+static void
+report_source(const Config *config, const char *ghl_id, const char *kind, const char *token)
+{
+	bool		env_location = strcmp(ghl_id, config->ghl_location_id) == 0;
+	bool		env_token = env_location && *config->ghl_access_token;
+
+	if (strcmp(kind, "oauth") == 0)
+		printf("note %-16s %s: from the GHL app install (OAuth; or GHL_REFRESH_TOKEN at a first start), "
+			   "refreshed by reflexo-sync%s\n", "source", ghl_id,
+			   env_token ? "; GHL_ACCESS_TOKEN in the environment is not used" : "");
+	else if (env_token && strcmp(config->ghl_access_token, token) == 0)
+		printf("note %-16s %s: Private Integration Token, the one in GHL_ACCESS_TOKEN\n", "source", ghl_id);
+	else if (env_token)
+		printf("warn %-16s %s: Private Integration Token stored earlier; GHL_ACCESS_TOKEN differs and is "
+			   "ignored: run reflexo-sync --store-token to replace the stored one\n", "source", ghl_id);
+	else
+		printf("note %-16s %s: Private Integration Token stored earlier (GHL_ACCESS_TOKEN at a first start, "
+			   "or --store-token)\n", "source", ghl_id);
+}
+
 static void
 check_locations(Check *check, const Config *config, PGconn *conn)
 {
@@ -144,6 +169,7 @@ check_locations(Check *check, const Config *config, PGconn *conn)
 			continue;
 		}
 		report(check, true, "credentials", "%s: %s token decrypts", ghl_id, PQgetvalue(r, i, 1));
+		report_source(config, ghl_id, PQgetvalue(r, i, 1), token);
 		check_ghl_location(check, config, ghl_id, token);
 		explicit_bzero(token, strlen(token));
 		free(token);

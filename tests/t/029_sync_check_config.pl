@@ -68,6 +68,15 @@ my $daemon_env = { %env };
 	local @ENV{ keys %$daemon_env } = values %$daemon_env;
 	system(binary('reflexo-sync', 'REFLEXO_SYNC'), '--store-token') == 0 or die 'store-token failed';
 }
+($status, $out) = check();
+like($out, qr/^note +source +SimLocation000000001: Private Integration Token, the one in GHL_ACCESS_TOKEN$/m,
+	'each location says where its credentials came from');
+($status, $out) = check(GHL_ACCESS_TOKEN => 'pit-rotated');
+like($out, qr/^warn +source +SimLocation000000001: Private Integration Token stored earlier; GHL_ACCESS_TOKEN differs and is ignored: run reflexo-sync --store-token/m,
+	'and says loudly when the environment holds another token, which is not used');
+unlike($out, qr/pit-rotated|pit-check-token/, 'never printing either');
+($status, $out) = check(GHL_ACCESS_TOKEN => undef);
+like($out, qr/^note +source +SimLocation000000001: Private Integration Token stored earlier/m, 'or that it was stored earlier');
 ($status, $out) = check(REFLEXO_TOKEN_KEY => 'ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=');
 like($out, qr/^FAIL +credentials +SimLocation000000001: the stored token does not decrypt: REFLEXO_TOKEN_KEY/m,
 	'a token key that does not fit the stored tokens');
