@@ -175,8 +175,9 @@ extern void push_dispatch(Daemon *d);
 extern bool push_flush(Daemon *d);
 extern void push_release_queued(Daemon *d);
 extern void job_free(Job *job);
+/* One GHL call for the per-minute statistics; rate_limited: GHL answered 429. */
 extern void daemon_record_operation(Daemon *d, const char *operation, bool success, double duration_ms,
-									int attempt, int rate_remaining);
+									int attempt, int rate_remaining, bool rate_limited);
 
 /* sync_housekeeping.c */
 extern void housekeeping_tick(Daemon *d);

@@ -91,7 +91,7 @@ answered(GhlResponse *response, void *context)
 	stats_ghl_status(response->status);
 	location_seen_limits(d, loc, response);
 	daemon_record_operation(d, fetch->operation, response->status == 200, response->duration_ms, 1,
-							response->rate_remaining);
+							response->rate_remaining, response->status == 429);
 	log_json(response->status == 200 ? LOG_DEBUG : LOG_WARN, "GHL_OPERATION", NULL,
 			 json_pack("{s:s, s:s, s:b, s:f, s:{s:s, s:i}}", "session_id", d->session_id, "operation",
 					   fetch->operation, "success", response->status == 200, "duration_ms", response->duration_ms,

@@ -35,7 +35,7 @@ static void
 record_operation(Daemon *d, const char *operation, bool success, double duration_ms)
 {
 	stats_refresh(success);
-	daemon_record_operation(d, operation, success, duration_ms, 1, -1);
+	daemon_record_operation(d, operation, success, duration_ms, 1, -1, false);
 	log_json(success ? LOG_INFO : LOG_ERROR, "GHL_OPERATION", NULL,
 			 json_pack("{s:s, s:s, s:b, s:f}", "session_id", d->session_id, "operation", operation,
 					   "success", success, "duration_ms", duration_ms));

@@ -57,11 +57,13 @@ job_free(Job *job)
 
 void
 daemon_record_operation(Daemon *d, const char *operation, bool success, double duration_ms, int attempt,
-						int rate_remaining)
+						int rate_remaining, bool rate_limited)
 {
 	json_t	   *op = json_pack("{s:s, s:b, s:f, s:i}", "operation", operation, "success", success,
 							   "duration_ms", duration_ms, "attempt", attempt);
 
+	if (rate_limited)
+		json_object_set_new(op, "rate_limited", json_true());
 	if (rate_remaining >= 0)
 		json_object_set_new(op, "rate_limit_remaining", json_integer(rate_remaining));
 	json_array_append_new(d->operations, op);
@@ -258,9 +260,14 @@ job_finish(Daemon *d, Job *job, Outcome outcome, const char *error, int64_t retr
 
 	stats_push(stat_operation(name), results[outcome], job->duration_ms);
 	if (outcome == OUTCOME_RELEASE)
+	{
+		/* given back untried; a 429 was a call all the same, and metrics_ghl counts it */
+		if (job->http_status == 429)
+			daemon_record_operation(d, name, false, job->duration_ms, job->attempt, job->rate_remaining, true);
 		return;
+	}
 	if (strcmp(name, "skip") != 0)
-		daemon_record_operation(d, name, success, job->duration_ms, job->attempt, job->rate_remaining);
+		daemon_record_operation(d, name, success, job->duration_ms, job->attempt, job->rate_remaining, false);
 	snprintf(remaining, sizeof(remaining), "%d", job->rate_remaining);
 	details = json_pack("{s:i, s:I, s:I, s:i}", "attempt", job->attempt, "outbox_id", (json_int_t) job->outbox_id,
 						"local_appointment_id", (json_int_t) job->appointment_id, "status", (int) job->http_status);
@@ -443,7 +450,7 @@ on_answer(GhlResponse *response, void *context)
 			const char *found = matching_event(job, json_object_get(response->json, "events"));
 
 			daemon_record_operation(d, "find_appointment", true, response->duration_ms, job->attempt,
-									response->rate_remaining);
+									response->rate_remaining, false);
 			if (found)
 			{
 				/* an earlier attempt did create it: adopt it, never create twice */

@@ -158,6 +158,7 @@ CREATE TABLE reflexo.ghl_operation_stats (
   total_duration_ms        pg_catalog.float8 NOT NULL DEFAULT 0,
   retries                  pg_catalog.int8 NOT NULL DEFAULT 0,
   min_rate_limit_remaining pg_catalog.int4,
+  rate_limited             pg_catalog.int8 NOT NULL DEFAULT 0,
   PRIMARY KEY (bucket, operation)
 );
 COMMENT ON TABLE reflexo.ghl_operation_stats IS
@@ -169,6 +170,7 @@ COMMENT ON COLUMN reflexo.ghl_operation_stats.failed_count IS 'Calls that failed
 COMMENT ON COLUMN reflexo.ghl_operation_stats.total_duration_ms IS 'Sum of call durations.';
 COMMENT ON COLUMN reflexo.ghl_operation_stats.retries IS 'Calls that were a second or later attempt.';
 COMMENT ON COLUMN reflexo.ghl_operation_stats.min_rate_limit_remaining IS 'Lowest X-RateLimit-Remaining seen.';
+COMMENT ON COLUMN reflexo.ghl_operation_stats.rate_limited IS 'Calls GHL refused with 429 (also counted as failed).';
 
 CREATE TABLE reflexo.webhook_stats (
   bucket     pg_catalog.timestamptz NOT NULL,

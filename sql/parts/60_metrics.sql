@@ -3,26 +3,30 @@
 
 CREATE FUNCTION reflexo.record_ghl_operation(operation pg_catalog.text, success pg_catalog.bool,
                                              duration_ms pg_catalog.float8, attempt pg_catalog.int4 DEFAULT 1,
-                                             rate_limit_remaining pg_catalog.int4 DEFAULT NULL)
+                                             rate_limit_remaining pg_catalog.int4 DEFAULT NULL,
+                                             rate_limited pg_catalog.bool DEFAULT false)
   RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   BEGIN
     INSERT INTO reflexo.ghl_operation_stats AS s
-      (bucket, operation, success_count, failed_count, total_duration_ms, retries, min_rate_limit_remaining)
+      (bucket, operation, success_count, failed_count, total_duration_ms, retries, min_rate_limit_remaining,
+       rate_limited)
     VALUES (date_trunc('minute', now()), record_ghl_operation.operation, success::int, (NOT success)::int,
-            greatest(duration_ms, 0), (attempt > 1)::int, rate_limit_remaining)
+            greatest(duration_ms, 0), (attempt > 1)::int, rate_limit_remaining, record_ghl_operation.rate_limited::int)
     ON CONFLICT ON CONSTRAINT ghl_operation_stats_pkey DO UPDATE
       SET success_count = s.success_count + EXCLUDED.success_count,
           failed_count = s.failed_count + EXCLUDED.failed_count,
           total_duration_ms = s.total_duration_ms + EXCLUDED.total_duration_ms,
           retries = s.retries + EXCLUDED.retries,
-          min_rate_limit_remaining = least(s.min_rate_limit_remaining, EXCLUDED.min_rate_limit_remaining);
+          min_rate_limit_remaining = least(s.min_rate_limit_remaining, EXCLUDED.min_rate_limit_remaining),
+          rate_limited = s.rate_limited + EXCLUDED.rate_limited;
   END
   $$;
-COMMENT ON FUNCTION reflexo.record_ghl_operation(pg_catalog.text, pg_catalog.bool, pg_catalog.float8, pg_catalog.int4, pg_catalog.int4) IS
-  'Counts one GHL API call in the per-minute statistics: operation, outcome, duration, attempt number and the '
-  'X-RateLimit-Remaining it reported.';
+COMMENT ON FUNCTION reflexo.record_ghl_operation(pg_catalog.text, pg_catalog.bool, pg_catalog.float8, pg_catalog.int4,
+                                                 pg_catalog.int4, pg_catalog.bool) IS
+  'Counts one GHL API call in the per-minute statistics: operation, outcome, duration, attempt number, the '
+  'X-RateLimit-Remaining it reported, and whether GHL refused it with 429 (a failure too).';
 
 CREATE FUNCTION reflexo.record_ghl_operations(operations pg_catalog.jsonb) RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -33,12 +37,14 @@ CREATE FUNCTION reflexo.record_ghl_operations(operations pg_catalog.jsonb) RETUR
     FOR o IN SELECT value FROM jsonb_array_elements(operations) LOOP
       PERFORM reflexo.record_ghl_operation(o ->> 'operation', (o ->> 'success')::bool,
                                            (o ->> 'duration_ms')::float8, coalesce((o ->> 'attempt')::int, 1),
-                                           (o ->> 'rate_limit_remaining')::int);
+                                           (o ->> 'rate_limit_remaining')::int,
+                                           coalesce((o ->> 'rate_limited')::bool, false));
     END LOOP;
   END
   $$;
 COMMENT ON FUNCTION reflexo.record_ghl_operations(pg_catalog.jsonb) IS
-  'record_ghl_operation for a batch: [{"operation", "success", "duration_ms", "attempt", "rate_limit_remaining"}].';
+  'record_ghl_operation for a batch: [{"operation", "success", "duration_ms", "attempt", "rate_limit_remaining", '
+  '"rate_limited"}].';
 
 CREATE FUNCTION reflexo.metrics_ghl(since pg_catalog.interval DEFAULT '24 hours') RETURNS pg_catalog.jsonb
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -46,15 +52,18 @@ CREATE FUNCTION reflexo.metrics_ghl(since pg_catalog.interval DEFAULT '24 hours'
     SELECT coalesce(jsonb_object_agg(operation, jsonb_build_object(
              'success_count', ok, 'failed_count', bad, 'total_count', ok + bad,
              'success_rate', round(100.0 * ok / nullif(ok + bad, 0), 2),
-             'avg_duration_ms', round((ms / nullif(ok + bad, 0))::numeric, 2))), '{}')
-    FROM (SELECT operation, sum(success_count) AS ok, sum(failed_count) AS bad, sum(total_duration_ms) AS ms
+             'avg_duration_ms', round((ms / nullif(ok + bad, 0))::numeric, 2),
+             'rate_limited_count', limited, 'min_rate_limit_remaining', lowest)), '{}')
+    FROM (SELECT operation, sum(success_count) AS ok, sum(failed_count) AS bad, sum(total_duration_ms) AS ms,
+                 sum(rate_limited) AS limited, min(min_rate_limit_remaining) AS lowest
             FROM reflexo.ghl_operation_stats
            WHERE bucket >= date_trunc('minute', now() - since)
            GROUP BY operation) per_operation
   $$;
 COMMENT ON FUNCTION reflexo.metrics_ghl(pg_catalog.interval) IS
   'GHL API calls over the period, per operation: success_count, failed_count, total_count, success_rate (%), '
-  'avg_duration_ms.';
+  'avg_duration_ms (the Django service''s keys), and rate_limited_count (429s, counted as failures too) and '
+  'min_rate_limit_remaining (the lowest X-RateLimit-Remaining GHL reported; null if none).';
 
 CREATE FUNCTION reflexo.metrics_webhooks(since pg_catalog.interval DEFAULT '24 hours') RETURNS pg_catalog.jsonb
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -1,7 +1,7 @@
 -- Metrics and health: the Django service's document shape, cheap aggregation, retention.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(12);
+SELECT plan(13);
 
 -- The Django guide's example, as calls
 SELECT reflexo.record_ghl_operation('create_appointment', g <= 45, 234.5, 1, 100 - g)
@@ -28,20 +28,28 @@ $$;
 SELECT is(pg_temp.shape(reflexo.metrics()),
   pg_temp.shape('{
     "ghl_operations": {
-      "create_appointment": {"success_count": 45, "failed_count": 2, "total_count": 47, "success_rate": 95.74, "avg_duration_ms": 234.5},
-      "update_appointment": {"success_count": 23, "failed_count": 0, "total_count": 23, "success_rate": 100.0, "avg_duration_ms": 189.2}},
+      "create_appointment": {"success_count": 45, "failed_count": 2, "total_count": 47, "success_rate": 95.74, "avg_duration_ms": 234.5,
+                             "rate_limited_count": 0, "min_rate_limit_remaining": 53},
+      "update_appointment": {"success_count": 23, "failed_count": 0, "total_count": 23, "success_rate": 100.0, "avg_duration_ms": 189.2,
+                             "rate_limited_count": 0, "min_rate_limit_remaining": 60}},
     "webhooks": {
       "AppointmentCreate": {"success_count": 15, "failed_count": 1, "total_count": 16, "success_rate": 93.75}},
     "system_health": {"ghl_health_percentage": 95.74, "webhook_health_percentage": 93.75, "overall_health": 94.75}}'),
-  'metrics() has exactly the Django guide''s shape');
+  'metrics() has the Django guide''s shape, and GHL''s rate limits per operation');
 SELECT is(reflexo.metrics() -> 'ghl_operations' -> 'create_appointment',
-          '{"success_count": 45, "failed_count": 2, "total_count": 47, "success_rate": 95.74, "avg_duration_ms": 234.5}',
+          '{"success_count": 45, "failed_count": 2, "total_count": 47, "success_rate": 95.74, "avg_duration_ms": 234.5,
+            "rate_limited_count": 0, "min_rate_limit_remaining": 53}',
           'and the Django guide''s numbers for the same calls');
 SELECT is(reflexo.metrics() -> 'webhooks', '{"AppointmentCreate": {"success_count": 15, "failed_count": 1, "total_count": 16, "success_rate": 93.75}}',
           'for webhooks too');
 SELECT is(reflexo.metrics() -> 'system_health',
           '{"ghl_health_percentage": 97.14, "webhook_health_percentage": 93.75, "overall_health": 95.45}',
           'system health: success percentage over all GHL calls and all webhooks, and their mean');
+SELECT reflexo.record_ghl_operations('[{"operation": "update_appointment", "success": false, "duration_ms": 12,
+                                       "rate_limit_remaining": 0, "rate_limited": true}]');
+SELECT is((reflexo.metrics_ghl() -> 'update_appointment') - '{avg_duration_ms,success_rate}'::text[],
+          '{"success_count": 23, "failed_count": 1, "total_count": 24, "rate_limited_count": 1, "min_rate_limit_remaining": 0}',
+          'a 429 counts as a failed call, as a rate-limited one, and with the remaining count GHL reported');
 SELECT is(reflexo.metrics('1 minute') -> 'ghl_operations', reflexo.metrics_ghl('1 minute'), 'metrics_ghl is its GHL part');
 UPDATE reflexo.ghl_operation_stats SET bucket = bucket - interval '2 days';
 SELECT is(reflexo.metrics() -> 'ghl_operations', '{}', 'the default window is the last 24 hours');

@@ -36,6 +36,11 @@ like(slurp_file($daemon->log_file), qr/"tag":"RATE_LIMIT","message":"GHL answere
 	'the location was paused');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM reflexo.outbox WHERE attempts > 1}), '0',
 	'a 429 does not spend an attempt: the row is given back untried');
+is(wait_for_value($node, q{SELECT sum((v ->> 'rate_limited_count')::int) FROM jsonb_each(reflexo.metrics_ghl()) e(k, v)},
+		'3', 10), '3', 'metrics_ghl counts the three 429s');
+my $lowest = $node->safe_psql('postgres',
+	q{SELECT min((v ->> 'min_rate_limit_remaining')::int) FROM jsonb_each(reflexo.metrics_ghl()) e(k, v)});
+ok($lowest =~ /^\d+$/ && $lowest < 20, "and the lowest X-RateLimit-Remaining GHL reported ($lowest of 20)");
 
 # an outage
 $sim->control('POST', 'faults', { outage_seconds => 4 });
