@@ -112,6 +112,12 @@ all_location_ids(void)
 	return DatumGetArrayTypeP(makeArrayResult(ids, CurrentMemoryContext));
 }
 
+bool
+api_request_is_staff(void)
+{
+	return requesting_role_has("reflexo_staff") && !requesting_role_has("reflexo_admin");
+}
+
 Datum
 reflexo_api_is_admin(PG_FUNCTION_ARGS)
 {

@@ -33,6 +33,7 @@ typedef struct LocationColumns
 				min_duration,
 				max_duration,
 				strict_validation,
+				staff_flexible,
 				default_calendar_id;
 } LocationColumns;
 
@@ -177,6 +178,7 @@ reflexo_catalog(void)
 	/* added in 0.2.0: the new library may run before ALTER EXTENSION UPDATE */
 	loc_cols.max_duration = get_attnum(catalog.locations, "max_duration");
 	loc_cols.strict_validation = column_of(catalog.locations, "strict_validation");
+	loc_cols.staff_flexible = get_attnum(catalog.locations, "staff_flexible");	/* 0.2.0 */
 	loc_cols.default_calendar_id = column_of(catalog.locations, "default_calendar_id");
 
 	cal_cols.id = column_of(catalog.calendars, "id");
@@ -287,6 +289,8 @@ fetch_location(int64 id, LocationRow *row)
 		row->max_duration = loc_cols.max_duration == InvalidAttrNumber ? 0 :
 			interval_microseconds(DatumGetIntervalP(slot_getattr(slot, loc_cols.max_duration, &isnull)));
 		row->strict_validation = DatumGetBool(slot_getattr(slot, loc_cols.strict_validation, &isnull));
+		row->staff_flexible = loc_cols.staff_flexible != InvalidAttrNumber &&
+			DatumGetBool(slot_getattr(slot, loc_cols.staff_flexible, &isnull));
 		value = slot_getattr(slot, loc_cols.default_calendar_id, &isnull);
 		row->has_default_calendar = !isnull;
 		row->default_calendar_id = isnull ? 0 : DatumGetInt64(value);

@@ -66,6 +66,7 @@ typedef struct LocationRow
 	int64		min_duration;	/* microseconds */
 	int64		max_duration;	/* microseconds; 0 = no limit (a database not yet updated to 0.2.0) */
 	bool		strict_validation;
+	bool		staff_flexible;	/* staff may ask for flexible validation (0.2.0) */
 	bool		has_default_calendar;
 	int64		default_calendar_id;
 } LocationRow;

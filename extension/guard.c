@@ -138,6 +138,14 @@ enforcement_for(Booking *b)
 		case STRICT_VALIDATION_ON:
 			return ENFORCE_REJECT;
 		case STRICT_VALIDATION_OFF:
+			/* a flexible booking asked for by staff: where an admin allows it */
+			if (b->location.strict_validation && !b->location.staff_flexible && api_request_is_staff())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("only admins may book with flexible validation at location %lld",
+								(long long) b->location_id),
+						 errhint("An admin may allow it to staff (staff_flexible on the location), "
+								 "or book within the rules.")));
 			return ENFORCE_WARN;
 		default:
 			return b->location.strict_validation ? ENFORCE_REJECT : ENFORCE_WARN;

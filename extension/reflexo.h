@@ -34,6 +34,9 @@ typedef enum ChangeOrigin
 } ChangeOrigin;
 
 extern int	reflexo_strict_validation;
+
+/* api_identity.c: an API request of a staff member (not an admin, not a plain database session) */
+extern bool api_request_is_staff(void);
 extern int	reflexo_change_origin;
 extern char *reflexo_spanish_locale;
 

@@ -948,16 +948,6 @@ COMMENT ON FUNCTION reflexo.apply_ghl_event(pg_catalog.jsonb) IS
   'Applies one GHL appointment event (no idempotency: see apply_ghl_webhook). Returns applied, stale, duplicate '
   '(an echo) or ignored, with a reason.';
 
-CREATE OR REPLACE VIEW api.location_settings AS
-  SELECT id, ghl_location_id, name, timezone, is_active, default_calendar_id, open_hours,
-         min_duration, strict_validation, created_at, updated_at, max_duration
-    FROM reflexo.locations;
-ALTER VIEW api.location_settings OWNER TO reflexo_api;
-
-CREATE OR REPLACE VIEW api.active_locations AS
-  SELECT * FROM api.location_settings WHERE is_active;
-ALTER VIEW api.active_locations OWNER TO reflexo_api;
-
 -- ---------------------------------------------------------------- the JWT secret
 -- 0.1.0 kept it in a setting (ALTER DATABASE ... SET reflexo.jwt_secret),
 -- which pg_db_role_setting shows to every role.  It moves to reflexo.jwt_keys,
@@ -1426,3 +1416,22 @@ COMMENT ON FUNCTION reflexo.metrics_ghl(pg_catalog.interval) IS
   'avg_duration_ms (the Django service''s keys), and rate_limited_count (429s, counted as failures too) and '
   'min_rate_limit_remaining (the lowest X-RateLimit-Remaining GHL reported; null if none).';
 
+
+-- ---------------------------------------------------------------- flexible validation per booking
+-- The Django serializer took strict_validation per request; admins may ask for
+-- it on any booking, staff where the location allows it (staff_flexible).
+-- api.location_settings shows it, with max_duration (booking times, above).
+ALTER TABLE reflexo.locations ADD COLUMN staff_flexible pg_catalog.bool NOT NULL DEFAULT false;
+COMMENT ON COLUMN reflexo.locations.staff_flexible IS
+  'Whether staff may ask for flexible validation of one booking (reflexo.strict_validation = off in its '
+  'transaction) at this strict location; admins always may.';
+
+CREATE OR REPLACE VIEW api.location_settings AS
+  SELECT id, ghl_location_id, name, timezone, is_active, default_calendar_id, open_hours,
+         min_duration, strict_validation, created_at, updated_at, max_duration, staff_flexible
+    FROM reflexo.locations;
+ALTER VIEW api.location_settings OWNER TO reflexo_api;
+
+CREATE OR REPLACE VIEW api.active_locations AS
+  SELECT * FROM api.location_settings WHERE is_active;
+ALTER VIEW api.active_locations OWNER TO reflexo_api;

@@ -80,6 +80,7 @@ typedef struct ApiPlan
 	int			page;
 	int			page_size;
 	const char *operation;		/* for logs and metrics, e.g. create_cita */
+	const char *strict_validation;	/* "on" or "off" for this request's bookings; NULL: the location's rule */
 } ApiPlan;
 
 typedef struct ApiRequest
@@ -114,6 +115,7 @@ typedef struct ApiResult
 	const char *hint;
 	const char *constraint;
 	bool		unavailable;	/* no connection, or it broke: retryable */
+	json_t	   *warnings;		/* the statement's WARNINGs (a flexible booking's broken rules), or NULL */
 	void	   *pg;				/* the PGresult behind it */
 } ApiResult;
 
@@ -180,7 +182,7 @@ typedef struct Field
 	bool		nullable;
 	int			max_length;		/* for text; 0: none */
 	const char *const *choices;
-	const char *sql_type;		/* what the database takes it as */
+	const char *sql_type;		/* what the database takes it as; NULL: an option of the request, no column */
 } Field;
 
 extern bool api_read_body(ApiRequest *request);

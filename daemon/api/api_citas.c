@@ -24,6 +24,8 @@ static const Field cita_fields[] = {
 	{"notes", FIELD_TEXT, false, true, 10000, NULL, "pg_catalog.text"},
 	{"assigned_user_id", FIELD_TEXT, false, true, 100, NULL, "pg_catalog.text"},
 	{"status", FIELD_CHOICE, false, false, 0, statuses, "reflexo.appointment_status"},
+	/* the Django serializer's context: false stores a booking that breaks a rule, flagged, with warnings */
+	{"strict_validation", FIELD_BOOL, false, false, 0, NULL, NULL},
 };
 
 #define NFIELDS ((int) (sizeof(cita_fields) / sizeof(*cita_fields)))
@@ -40,6 +42,15 @@ const char *const api_cita_json =
 	" 'sync_error', c.sync_error, 'synced_at', reflexo.ghl_time(c.synced_at, l.timezone),"
 	" 'created_at', reflexo.ghl_time(c.created_at, l.timezone), 'updated_at', reflexo.ghl_time(c.updated_at, l.timezone))";
 
+
+/* strict_validation of the body, as the request's setting of reflexo.strict_validation */
+static const char *
+requested_validation(json_t *values)
+{
+	const char *strict = json_string_value(json_object_get(values, "strict_validation"));
+
+	return strict == NULL ? NULL : strcmp(strict, "true") == 0 ? "on" : "off";
+}
 
 /* GET /api/ghl/citas/?page=&page_size=&status=&desde=&hasta= */
 static bool
@@ -114,6 +125,7 @@ plan_create(ApiRequest *request, ApiPlan *plan)
 									  (char *) api_keep(request, api_insert_sql("api.citas", cita_fields, NFIELDS, values, 1))));
 	plan->status = 201;
 	plan->operation = "create_cita";
+	plan->strict_validation = requested_validation(values);
 	json_decref(values);
 	return true;
 }
@@ -149,6 +161,7 @@ plan_update(ApiRequest *request, ApiPlan *plan)
 	plan->sql = one_cita(request, api_sql(request, "WITH w AS (%s)",
 									  (char *) api_keep(request, api_update_sql("api.citas", cita_fields, NFIELDS, values, 1, 2))));
 	plan->operation = "update_cita";
+	plan->strict_validation = requested_validation(values);
 	json_decref(values);
 	return true;
 }

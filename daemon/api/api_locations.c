@@ -20,6 +20,7 @@ static const Field location_fields[] = {
 	{"min_duration", FIELD_DURATION, false, false, 0, NULL, "pg_catalog.interval"},
 	{"max_duration", FIELD_DURATION, false, false, 0, NULL, "pg_catalog.interval"},
 	{"strict_validation", FIELD_BOOL, false, false, 0, NULL, "pg_catalog.bool"},
+	{"staff_flexible", FIELD_BOOL, false, false, 0, NULL, "pg_catalog.bool"},
 };
 
 #define NFIELDS ((int) (sizeof(location_fields) / sizeof(*location_fields)))
@@ -36,7 +37,7 @@ const char *const api_location_json =
 	" 'open_hours', s.open_hours::pg_catalog.text,"
 	" 'min_duration', " DURATION("pg_catalog.justify_hours(s.min_duration)") ","
 	" 'max_duration', " DURATION("pg_catalog.justify_hours(s.max_duration)") ","
-	" 'strict_validation', s.strict_validation,"
+	" 'strict_validation', s.strict_validation, 'staff_flexible', s.staff_flexible,"
 	" 'created_at', reflexo.ghl_time(s.created_at, s.timezone), 'updated_at', reflexo.ghl_time(s.updated_at, s.timezone))";
 
 /* GET /api/locations/settings/ */

@@ -23,6 +23,9 @@ api_render_json(ApiRequest *request, const ApiPlan *plan, const ApiResult *resul
 		/* PostgreSQL's json text has spaces around every colon: answered compact, as every other answer */
 		json_t	   *value = json_loads(result->json, JSON_DECODE_ANY, NULL);
 
+		/* a flexible booking says which rules it breaks, in words */
+		if (result->warnings && json_is_object(value))
+			json_object_set(value, "warnings", result->warnings);
 		http_reply_json(request->reply, plan->status, value);
 	}
 }

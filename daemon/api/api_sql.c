@@ -30,6 +30,13 @@ api_id_text(ApiRequest *request)
 	return api_keep(request, xasprintf("%lld", (long long) request->id));
 }
 
+/* A field given that is a column (not an option of the request, which has no SQL type). */
+static bool
+is_column(const Field *field, json_t *values)
+{
+	return field->sql_type && json_object_get(values, field->name);
+}
+
 char *
 api_insert_sql(const char *relation, const Field *fields, int nfields, json_t *values, int param)
 {
@@ -40,7 +47,7 @@ api_insert_sql(const char *relation, const Field *fields, int nfields, json_t *v
 
 	fprintf(out, "INSERT INTO %s (", relation);
 	for (int i = 0; i < nfields; i++)
-		if (json_object_get(values, fields[i].name))
+		if (is_column(&fields[i], values))
 		{
 			fprintf(out, "%s%s", comma, fields[i].name);
 			comma = ", ";
@@ -48,7 +55,7 @@ api_insert_sql(const char *relation, const Field *fields, int nfields, json_t *v
 	fputs(") SELECT ", out);
 	comma = "";
 	for (int i = 0; i < nfields; i++)
-		if (json_object_get(values, fields[i].name))
+		if (is_column(&fields[i], values))
 		{
 			fprintf(out, "%s(x.v ->> '%s')::%s", comma, fields[i].name, fields[i].sql_type);
 			comma = ", ";
@@ -67,14 +74,18 @@ api_update_sql(const char *relation, const Field *fields, int nfields, json_t *v
 	FILE	   *out = open_memstream(&text, &len);
 	const char *comma = "";
 
-	if (json_object_size(values) == 0)
+	int			ncolumns = 0;
+
+	for (int i = 0; i < nfields; i++)
+		ncolumns += is_column(&fields[i], values);
+	if (ncolumns == 0)
 		fprintf(out, "SELECT t.* FROM %s t WHERE t.id = $%d AND $%d::pg_catalog.jsonb IS NOT NULL",
 				relation, id_param, values_param);
 	else
 	{
 		fprintf(out, "UPDATE %s AS t SET ", relation);
 		for (int i = 0; i < nfields; i++)
-			if (json_object_get(values, fields[i].name))
+			if (is_column(&fields[i], values))
 			{
 				fprintf(out, "%s%s = (x.v ->> '%s')::%s", comma, fields[i].name, fields[i].name, fields[i].sql_type);
 				comma = ", ";

@@ -35,6 +35,8 @@ static const char prelude[] =
 /* as the request's role, after the prelude */
 static const char pre_request[] = "SELECT reflexo.api_set_language($1), reflexo.api_pre_request()";
 static const char response_status[] = "SELECT pg_catalog.current_setting('response.status', true)";
+/* a request's own choice of strict or flexible validation (the guard decides who may) */
+static const char validation[] = "SELECT pg_catalog.set_config('reflexo.strict_validation', $1, true)";
 
 /* What was sent, in order: each statement, and the prepares among them. */
 typedef enum Sent
@@ -51,6 +53,21 @@ typedef struct Pipeline
 	Sent		sent[8];
 	char		names[8][DB_STATEMENT_NAME];	/* of the prepares */
 } Pipeline;
+
+/* libpq's notice receiver while a request runs: its WARNINGs go into the answer */
+static void
+collect_warning(void *arg, const PGresult *notice)
+{
+	json_t	  **warnings = arg;
+	const char *severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *message = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (warnings == NULL || severity == NULL || strcmp(severity, "WARNING") != 0 || message == NULL)
+		return;				/* between requests, or not a warning */
+	if (*warnings == NULL)
+		*warnings = json_array();
+	json_array_append_new(*warnings, json_string(message));
+}
 
 /*
  * Sends one statement, prepared on this connection the first time its text
@@ -102,6 +119,8 @@ send_pipeline(Db *db, Pipeline *pipeline, const ApiSettings *settings, const Api
 	values[3] = request->role;
 	return send_statement(db, pipeline, SENT_SETUP, prelude, 4, values) &&
 		send_statement(db, pipeline, SENT_SETUP, pre_request, 1, &language) &&
+		(plan->strict_validation == NULL ||
+		 send_statement(db, pipeline, SENT_SETUP, validation, 1, &plan->strict_validation)) &&
 		send_statement(db, pipeline, SENT_MAIN, plan->sql, plan->nparams, plan->params) &&
 		(!plan->wants_status || send_statement(db, pipeline, SENT_STATUS, response_status, 0, NULL)) &&
 		PQpipelineSync(db->conn);
@@ -194,9 +213,12 @@ api_run(ApiServer *server, ApiRequest *request, const ApiPlan *plan, ApiResult *
 		{
 			Pipeline	pipeline = {0};
 
+			PQsetNoticeReceiver(db->conn, collect_warning, &result->warnings);
 			if (send_pipeline(db, &pipeline, settings, request, plan))
 				read_pipeline(db, &pipeline, result, kept,
 							  monotonic_ms() + settings->statement_timeout_ms + 15000);
+			if (db->conn)
+				PQsetNoticeReceiver(db->conn, collect_warning, NULL);
 			if (db->conn)
 				db_statements_settle(db);
 		}
@@ -205,6 +227,7 @@ api_run(ApiServer *server, ApiRequest *request, const ApiPlan *plan, ApiResult *
 			/* the server went away (a restart, a failover): nothing was committed */
 			for (int i = 0; i < 3; i++)
 				PQclear(kept[i]);
+			json_decref(result->warnings);
 			memset(result, 0, sizeof(*result));
 			result->unavailable = true;
 			db_close(db);
@@ -236,5 +259,6 @@ api_result_free(ApiResult *result)
 			PQclear(kept[i]);
 		free(kept);
 	}
+	json_decref(result->warnings);
 	memset(result, 0, sizeof(*result));
 }

@@ -14,6 +14,7 @@ CREATE TABLE reflexo.locations (
   created_at          pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
   updated_at          pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
   max_duration        pg_catalog.interval NOT NULL DEFAULT '1 day',   -- since 0.2.0, hence last
+  staff_flexible      pg_catalog.bool NOT NULL DEFAULT false,         -- likewise
   CONSTRAINT locations_min_duration_range
     CHECK (min_duration >= '0'::pg_catalog.interval AND min_duration < '1 day'::pg_catalog.interval),
   CONSTRAINT locations_max_duration_range
@@ -33,6 +34,9 @@ COMMENT ON COLUMN reflexo.locations.max_duration IS 'Longest bookable appointmen
 COMMENT ON COLUMN reflexo.locations.strict_validation IS
   'When false, overlap and working-hours violations are stored flagged with a warning instead of rejected '
   '(unless reflexo.strict_validation = on).';
+COMMENT ON COLUMN reflexo.locations.staff_flexible IS
+  'Whether staff may ask for flexible validation of one booking (reflexo.strict_validation = off in its '
+  'transaction) at this strict location; admins always may.';
 COMMENT ON COLUMN reflexo.locations.created_at IS 'When the row was created.';
 COMMENT ON COLUMN reflexo.locations.updated_at IS 'When the row last changed.';
 

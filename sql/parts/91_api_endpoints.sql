@@ -141,7 +141,7 @@ COMMENT ON VIEW api.calendars IS
 
 CREATE VIEW api.location_settings AS
   SELECT id, ghl_location_id, name, timezone, is_active, default_calendar_id, open_hours,
-         min_duration, strict_validation, created_at, updated_at, max_duration
+         min_duration, strict_validation, created_at, updated_at, max_duration, staff_flexible
     FROM reflexo.locations;
 ALTER VIEW api.location_settings OWNER TO reflexo_api;
 COMMENT ON VIEW api.location_settings IS

@@ -1,7 +1,7 @@
 -- Strict and flexible validation, and changes from GHL that are never rejected.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(13);
+SELECT plan(16);
 
 SELECT pg_temp.book(201, '14:00', '15:00', 'Base', 'ana');
 
@@ -44,6 +44,25 @@ SELECT is((SELECT validation_flags FROM reflexo.appointments WHERE title = 'Desd
 UPDATE reflexo.appointments SET status = 'cancelled' WHERE title = 'Desde GHL';
 SELECT is((SELECT validation_flags FROM reflexo.appointments WHERE title = 'Desde GHL'), '{}',
           'cancelling clears the flags: it no longer holds a slot');
+
+-- flexible validation asked for by one booking (the Django serializer's
+-- strict_validation=False): admins always, staff where the location allows it
+CREATE FUNCTION pg_temp.book_as(role text, claims jsonb, title text) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT pg_temp.api(role, claims, format(
+    'INSERT INTO api.citas (ghl_calendar_id, title, start_time, end_time)
+     VALUES (''cal-fisio'', %L, ''2026-03-12 21:00-05'', ''2026-03-12 21:30-05'') RETURNING validation_flags', title))
+$$;
+SET LOCAL reflexo.strict_validation = off;
+SELECT is(pg_temp.error_of($$SELECT pg_temp.book_as('reflexo_staff', pg_temp.lima(), 'Tarde staff')$$) - 'detail' - 'constraint',
+          '{"sqlstate": "42501", "message": "only admins may book with flexible validation at location 101",
+            "hint": "An admin may allow it to staff (staff_flexible on the location), or book within the rules."}',
+          'staff may not book flexibly at a strict location by default');
+SELECT is(pg_temp.book_as('reflexo_admin', pg_temp.admin(), 'Tarde admin') -> 0 -> 'validation_flags', '["outside_hours"]',
+          'an admin may: stored, flagged');
+UPDATE reflexo.locations SET staff_flexible = true WHERE id = 101;
+SELECT is(pg_temp.book_as('reflexo_staff', pg_temp.lima(), 'Tarde staff') -> 0 -> 'validation_flags', '["overlap", "outside_hours"]',
+          'staff may where the location allows it');
+SET LOCAL reflexo.strict_validation = location;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -335,6 +335,28 @@ is(call('DELETE', "/api/locations/settings/2/closures/$closure/", token => $admi
 is(call('DELETE', "/api/locations/settings/1/closures/$closure/", token => $admin)->{status}, 204, 'an admin removes it: 204');
 is(call('DELETE', "/api/locations/settings/1/closures/$closure/", token => $admin)->{status}, 404, 'once');
 
+# ---------------------------------------------------------------- flexible validation per request
+my %late = (title => 'Tarde', ghl_calendar_id => 'cal_456', start_time => '2026-04-09T22:00:00-05:00',
+	end_time => '2026-04-09T23:00:00-05:00');
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %late, strict_validation => JSON::PP::false });
+is_deeply([ $r->{status}, $r->{json} ],
+	[ 403, { detail => 'solo los administradores pueden reservar con validación flexible en la sede 1' } ],
+	'staff ask for flexible validation where the location does not allow it: 403');
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %late, strict_validation => 'no' });
+ok($r->{status} == 400 && $r->{json}{strict_validation}, 'strict_validation must be a boolean');
+$r = call('POST', '/api/ghl/citas/', token => $admin, json => { %late, strict_validation => JSON::PP::false });
+is_deeply([ $r->{status}, $r->{json}{validation_flags}, scalar @{ $r->{json}{warnings} // [] } ], [ 201, ['outside_hours'], 1 ],
+	'an admin books flexibly: 201, with the broken rule flagged');
+like($r->{json}{warnings}[0], qr/^Horario fuera del horario de trabajo/, 'and the warning in words');
+ok(!exists $r->{json}{strict_validation}, 'strict_validation is an option of the request, not a field of the cita');
+is(call('PATCH', '/api/locations/settings/1/', token => $admin, json => { staff_flexible => JSON::PP::true })->{json}{staff_flexible},
+	JSON::PP::true, 'an admin lets staff of the location book flexibly');
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %late, title => 'Tarde 2', strict_validation => JSON::PP::false });
+is_deeply([ $r->{status}, $r->{json}{validation_flags} ], [ 201, [ 'overlap', 'outside_hours' ] ], 'then staff may');
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %late, title => 'Tarde 3' });
+is($r->{status}, 400, 'without asking, the location\'s rule holds');
+ok(!exists call('GET', '/api/ghl/citas/?page_size=1', token => $lima)->{json}{warnings}, 'and answers without a booking carry no warnings');
+
 # ---------------------------------------------------------------- HTTP
 $r = call('DELETE', "/api/ghl/citas/$cita->{id}/", token => $lima);
 is_deeply([ $r->{status}, $r->{json}{detail} ], [ 405, 'Método "DELETE" no permitido.' ], 'a method a path lacks: 405');
