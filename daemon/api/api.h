@@ -81,6 +81,7 @@ typedef struct ApiPlan
 	int			page_size;
 	const char *operation;		/* for logs and metrics, e.g. create_cita */
 	const char *strict_validation;	/* "on" or "off" for this request's bookings; NULL: the location's rule */
+	bool		csv;			/* stream the rows as CSV (api_export.c): sql is a COPY */
 } ApiPlan;
 
 typedef struct ApiRequest
@@ -221,7 +222,20 @@ extern Language api_language(const char *accept_language, Language fallback);
 
 /* api_transaction.c */
 extern void api_run(ApiServer *server, ApiRequest *request, const ApiPlan *plan, ApiResult *result);
+/*
+ * Outside a pipeline (the CSV export's COPY): api_begin opens the request's
+ * transaction (BEGIN, settings, token check); api_step runs one statement
+ * of it.  On failure both fill result (unavailable when the connection
+ * broke, which they close) and roll back; api_step then returns NULL, and
+ * a COPY's PGRES_COPY_OUT result otherwise.
+ */
+extern bool api_begin(Db *db, const ApiRequest *request, const ApiPlan *plan, int timeout_ms, ApiResult *result);
+extern PGresult *api_step(Db *db, const char *sql, int nparams, const char *const *params, ApiResult *result);
 extern void api_result_free(ApiResult *result);
+
+/* api_export.c: the CSV export of a listing */
+extern bool api_wants_csv(const ApiRequest *request);
+extern void api_export_csv(ApiServer *server, ApiRequest *request, const ApiPlan *plan, ApiResult *result);
 
 /* api_render.c: answers built from a result. */
 extern void api_render_json(ApiRequest *request, const ApiPlan *plan, const ApiResult *result);

@@ -83,20 +83,35 @@ plan_list(ApiRequest *request, ApiPlan *plan)
 	 * per location, and the citas between them come off the index on
 	 * (location_id, starts_at) in order, at most a page's worth each.
 	 */
-#define LOCATIONS \
+#define LOCATIONS(desde, hasta) \
 	" (SELECT l.id, l.timezone," \
-	"   COALESCE($2::pg_catalog.date::pg_catalog.timestamp AT TIME ZONE l.timezone, '-infinity') AS from_time," \
-	"   COALESCE(($3::pg_catalog.date + 1)::pg_catalog.timestamp AT TIME ZONE l.timezone, 'infinity') AS to_time" \
+	"   COALESCE(" desde "::pg_catalog.date::pg_catalog.timestamp AT TIME ZONE l.timezone, '-infinity') AS from_time," \
+	"   COALESCE((" hasta "::pg_catalog.date + 1)::pg_catalog.timestamp AT TIME ZONE l.timezone, 'infinity') AS to_time" \
 	"  FROM api.location_settings l OFFSET 0) l"
-#define CITAS_OF_L \
+#define CITAS_OF_L(status) \
 	" FROM api.citas c WHERE c.location_id = l.id AND c.start_time >= l.from_time AND c.start_time < l.to_time" \
-	"   AND ($1::reflexo.appointment_status IS NULL OR c.status = $1::reflexo.appointment_status)"
+	"   AND (" status "::reflexo.appointment_status IS NULL OR c.status = " status "::reflexo.appointment_status)"
+	if (api_wants_csv(request))
+	{
+		/* every page, as CSV; COPY takes no parameters: the filters are settings (api_export.c) */
+#define SETTING(name) "NULLIF(pg_catalog.current_setting('request.csv." name "'), '')"
+		plan->csv = true;
+		plan->operation = "export_citas";
+		plan->sql = "COPY (SELECT c.id, c.title, c.contact_id, c.ghl_calendar_id,"
+			" reflexo.ghl_time(c.start_time, l.timezone) AS start_time, reflexo.ghl_time(c.end_time, l.timezone) AS end_time,"
+			" c.fecha, c.status, c.assigned_user_id, c.notes, c.ghl_location_id, c.ghl_appointment_id, c.sync_state,"
+			" c.sync_error FROM" LOCATIONS(SETTING("desde"), SETTING("hasta")) ","
+			" LATERAL (SELECT c.*" CITAS_OF_L(SETTING("status")) ") c ORDER BY c.start_time, c.id)"
+			" TO STDOUT WITH (FORMAT csv, HEADER true)";
+#undef SETTING
+		return true;
+	}
 	plan->sql = api_sql(request,
 					"SELECT pg_catalog.json_build_object("
-					" 'count', (SELECT pg_catalog.count(*) FROM" LOCATIONS ", LATERAL (SELECT 1" CITAS_OF_L ") c),"
+					" 'count', (SELECT pg_catalog.count(*) FROM" LOCATIONS("$2", "$3") ", LATERAL (SELECT 1" CITAS_OF_L("$1") ") c),"
 					" 'results', COALESCE((SELECT pg_catalog.json_agg(%s ORDER BY c.start_time, c.id) FROM"
-					"  (SELECT c.*, l.timezone AS location_timezone FROM" LOCATIONS ","
-					"   LATERAL (SELECT c.*" CITAS_OF_L " ORDER BY c.start_time, c.id LIMIT $4::pg_catalog.int8 + $5::pg_catalog.int8) c"
+					"  (SELECT c.*, l.timezone AS location_timezone FROM" LOCATIONS("$2", "$3") ","
+					"   LATERAL (SELECT c.*" CITAS_OF_L("$1") " ORDER BY c.start_time, c.id LIMIT $4::pg_catalog.int8 + $5::pg_catalog.int8) c"
 					"   ORDER BY c.start_time, c.id LIMIT $4::pg_catalog.int8 OFFSET $5::pg_catalog.int8) c,"
 					"  LATERAL (SELECT c.location_timezone AS timezone) l), '[]'))",
 					api_cita_json);

@@ -170,6 +170,12 @@ handle(void *context, const HttpRequest *http, HttpReply *reply)
 			http_reply_json(reply, 429, json_pack("{s:s}", "detail", text));
 			reply->retry_after = retry_after;
 		}
+		else if (plan.csv)
+		{
+			api_export_csv(server, &request, &plan, &result);
+			if (!result.ok)
+				api_reply_db_error(&request, &result);
+		}
 		else
 		{
 			api_run(server, &request, &plan, &result);

@@ -248,6 +248,69 @@ api_run(ApiServer *server, ApiRequest *request, const ApiPlan *plan, ApiResult *
 	}
 }
 
+/*
+ * The CSV export's way: COPY cannot travel in a pipeline, so its request's
+ * transaction is opened statement by statement, with the same settings and
+ * token check.  A failure fills result (keeping its PGresult) and rolls back.
+ */
+PGresult *
+api_step(Db *db, const char *sql, int nparams, const char *const *params, ApiResult *result)
+{
+	PGresult   *pg;
+
+	if (db->conn == NULL || !PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0) ||
+		!db_await(db, monotonic_ms() + DB_ANSWER_MS) || (pg = PQgetResult(db->conn)) == NULL)
+	{
+		db_close(db);
+		result->unavailable = true;
+		return NULL;
+	}
+	if (PQresultStatus(pg) == PGRES_COPY_OUT)
+		return pg;				/* its rows follow (PQgetCopyData) */
+	for (PGresult *more; (more = PQgetResult(db->conn)) != NULL;)
+		PQclear(more);
+	if (PQresultStatus(pg) == PGRES_TUPLES_OK || PQresultStatus(pg) == PGRES_COMMAND_OK)
+		return pg;
+	fail_from(result, pg);
+	result->pg = xcalloc(3, sizeof(PGresult *));
+	((PGresult **) result->pg)[2] = pg;
+	PQclear(api_step(db, "ROLLBACK", 0, NULL, &(ApiResult) {0}));
+	return NULL;
+}
+
+bool
+api_begin(Db *db, const ApiRequest *request, const ApiPlan *plan, int timeout_ms, ApiResult *result)
+{
+	char		timeout[16];
+	const char *values[4];
+	const char *language = request->language == LANGUAGE_EN ? "en" : "es";
+	PGresult   *pg;
+
+	memset(result, 0, sizeof(*result));
+	if (PQpipelineStatus(db->conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(db->conn))
+	{
+		db_close(db);
+		result->unavailable = true;
+		return false;
+	}
+	snprintf(timeout, sizeof(timeout), "%d", timeout_ms);
+	values[0] = timeout;
+	values[1] = plan->read_only ? "on" : "off";
+	values[2] = request->claims ? request->claims : "{\"role\": \"reflexo_anon\"}";
+	values[3] = request->role;
+	if ((pg = api_step(db, "BEGIN", 0, NULL, result)) == NULL)
+		return false;
+	PQclear(pg);
+	if ((pg = api_step(db, prelude, 4, values, result)) == NULL)
+		return false;
+	PQclear(pg);
+	if ((pg = api_step(db, pre_request, 1, &language, result)) == NULL)
+		return false;
+	PQclear(pg);
+	result->ok = true;
+	return true;
+}
+
 void
 api_result_free(ApiResult *result)
 {

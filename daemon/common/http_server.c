@@ -142,6 +142,42 @@ reply_free(HttpReply *reply)
 	}
 }
 
+static ssize_t
+stream_read(void *cls, uint64_t position, char *buffer, size_t size)
+{
+	HttpStream *stream = cls;
+	long		n = stream->read(stream->context, buffer, size);
+
+	(void) position;
+	return n > 0 ? (ssize_t) n : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void
+stream_end(void *cls)
+{
+	HttpStream *stream = cls;
+
+	stream->end(stream->context);
+	free(stream);
+}
+
+static struct MHD_Response *
+response_of(HttpReply *reply)
+{
+	if (reply->stream.read)
+	{
+		HttpStream *stream = xmalloc(sizeof(*stream));
+		struct MHD_Response *response;
+
+		*stream = reply->stream;
+		response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, stream, stream_end);
+		if (response == NULL)
+			stream_end(stream);
+		return response;
+	}
+	return MHD_create_response_from_buffer(reply->len, reply->body ? reply->body : "", MHD_RESPMEM_MUST_COPY);
+}
+
 static enum MHD_Result
 send_reply(struct MHD_Connection *connection, HttpReply *reply)
 {
@@ -150,10 +186,17 @@ send_reply(struct MHD_Connection *connection, HttpReply *reply)
 
 	if (reply->drop)
 	{
+		if (reply->stream.end)
+			reply->stream.end(reply->stream.context);
 		reply_free(reply);
 		return MHD_NO;
 	}
-	response = MHD_create_response_from_buffer(reply->len, reply->body ? reply->body : "", MHD_RESPMEM_MUST_COPY);
+	response = response_of(reply);
+	if (response == NULL)
+	{
+		reply_free(reply);
+		return MHD_NO;
+	}
 	MHD_add_response_header(response, "Content-Type", reply->content_type ? reply->content_type : "application/json");
 	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
 	if (reply->location)

@@ -41,6 +41,20 @@ typedef struct HttpRequest
 	const char *client;			/* the peer's address, e.g. 127.0.0.1 or ::1 */
 } HttpRequest;
 
+/*
+ * A body produced while it is sent (chunked): read fills buffer with up to
+ * size bytes and returns how many, 0 at the end, -1 on a failure (the
+ * connection is then closed mid-body, so the client sees it incomplete).
+ * end is called once, whether the body was sent whole, failed, or the
+ * client went away.  Both run on the connection's thread.
+ */
+typedef struct HttpStream
+{
+	long		(*read) (void *context, char *buffer, size_t size);
+	void		(*end) (void *context);
+	void	   *context;
+} HttpStream;
+
 typedef struct HttpReply
 {
 	int			status;
@@ -52,6 +66,7 @@ typedef struct HttpReply
 	const char *allow;			/* with a 405 */
 	int			retry_after;	/* seconds, with a 429 or 503; 0: none */
 	bool		drop;			/* close the connection without answering */
+	HttpStream	stream;			/* instead of body, when stream.read is set */
 	int			nheaders;		/* any other headers (http_reply_header) */
 	char	   *header_names[HTTP_MAX_HEADERS];
 	char	   *header_values[HTTP_MAX_HEADERS];

@@ -357,6 +357,52 @@ $r = call('POST', '/api/ghl/citas/', token => $lima, json => { %late, title => '
 is($r->{status}, 400, 'without asking, the location\'s rule holds');
 ok(!exists call('GET', '/api/ghl/citas/?page_size=1', token => $lima)->{json}{warnings}, 'and answers without a booking carry no warnings');
 
+# ---------------------------------------------------------------- CSV export
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { title => "Ana, \"la\" de\nPilates", ghl_calendar_id => 'cal_457',
+		start_time => '2026-05-05T10:00:00-05:00', end_time => '2026-05-05T11:00:00-05:00', notes => 'línea 1' });
+is($r->{status}, 201, 'a cita whose title needs quoting');
+$r = call('GET', '/api/ghl/citas/?format=csv', token => $lima);
+is_deeply([ $r->{status}, $r->{headers}{'content-type'}, $r->{headers}{'content-disposition'} ],
+	[ 200, 'text/csv; charset=utf-8', 'attachment; filename="citas.csv"' ], 'GET /api/ghl/citas/?format=csv: a CSV file');
+is($r->{headers}{'transfer-encoding'}, 'chunked', 'streamed as it is read');
+my ($csv_header) = split /\n/, $r->{content};
+is($csv_header, 'id,title,contact_id,ghl_calendar_id,start_time,end_time,fecha,status,assigned_user_id,notes,'
+	  . 'ghl_location_id,ghl_appointment_id,sync_state,sync_error', 'with a header line');
+like($r->{content}, qr/^\d+,"Ana, ""la"" de\nPilates",,cal_457,2026-05-05T10:00:00-05:00,2026-05-05T11:00:00-05:00,2026-05-05,scheduled,,línea 1,loc-lima,,pending,$/m,
+	'quoted as RFC 4180 says: commas, quotes and line breaks inside quotes, quotes doubled; times in the location\'s offset');
+my $lima_count = $node->safe_psql('postgres', 'SELECT count(*) FROM reflexo.appointments WHERE location_id = 1');
+my $csv_rows = () = $r->{content} =~ /^\d+,/mg;
+is($csv_rows, $lima_count, 'every cita of the location, not a page');
+is(scalar(() = call('GET', '/api/ghl/citas/?format=csv', token => $madrid)->{content} =~ /loc-lima/g), 0,
+	'staff of another location export none of them');
+$r = call('GET', '/api/ghl/citas/?status=cancelled&desde=2025-01-01', token => $lima, headers => { Accept => 'text/csv' });
+my $cancelled = $node->safe_psql('postgres', q{SELECT count(*) FROM reflexo.appointments WHERE location_id = 1 AND status = 'cancelled'});
+is_deeply([ $r->{headers}{'content-type'}, scalar(() = $r->{content} =~ /^\d+,/mg) ], [ 'text/csv; charset=utf-8', $cancelled ],
+	'Accept: text/csv does the same, with the filters');
+is(call('GET', '/api/ghl/citas/?format=csv&desde=ayer', token => $lima)->{status}, 400, 'a bad filter: 400, as JSON');
+is(call('GET', '/api/ghl/citas/?format=csv')->{status}, 401, 'and no token, no export');
+
+# big and abandoned: rows stream in chunks; a client that leaves mid-file gives its connection back
+$node->safe_psql('postgres', q{
+SET session_replication_role = replica;   -- stored as they are: no rule, outbox or history
+INSERT INTO reflexo.appointments (location_id, calendar_id, title, notes, starts_at, ends_at)
+SELECT 1, 2, 'Exportación ' || g, repeat('x', 200), timestamptz '2030-01-07 08:00-05' + g * interval '1 hour',
+       timestamptz '2030-01-07 08:30-05' + g * interval '1 hour'
+  FROM generate_series(1, 20000) g});
+$r = call('GET', '/api/ghl/citas/?format=csv&desde=2030-01-01', token => $lima);
+is(scalar(() = $r->{content} =~ /^\d+,Exportación /mg), 20000, 'an export of 20,000 citas (5 MB) arrives whole');
+for (1 .. 12)
+{
+	my $socket = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$api->{port}") or die;
+	print {$socket} "GET /api/ghl/citas/?format=csv&desde=2030-01-01 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $lima\r\n\r\n";
+	my $got = '';
+	$socket->sysread($got, 4096);
+	close $socket;
+}
+is(call('GET', '/api/ghl/citas/?page_size=1', token => $lima)->{status}, 200,
+	'twelve exports left after their first bytes hold no database connection (there are 8)');
+$node->safe_psql('postgres', q{DELETE FROM reflexo.appointments WHERE title LIKE 'Exportación %'});
+
 # ---------------------------------------------------------------- HTTP
 $r = call('DELETE', "/api/ghl/citas/$cita->{id}/", token => $lima);
 is_deeply([ $r->{status}, $r->{json}{detail} ], [ 405, 'Método "DELETE" no permitido.' ], 'a method a path lacks: 405');
