@@ -93,6 +93,20 @@ isnt($rc, 0, 'an overlapping booking is refused');
 ok(wait_until(sub { slurp_file($daemon->log_file) =~ /"tag":"ALERT".*"alert":"validation_errors","kind":"overlap","rejected":1/ }, 20),
 	'and raises a validation_errors alert naming the rule');
 
+# GHL refuses a booking without a contact: the cita says so, and once corrected a retry pushes it
+my $nobody = $node->safe_psql('postgres', q{
+INSERT INTO reflexo.appointments (calendar_id, title, starts_at, ends_at)
+SELECT id, 'Sin contacto', '2026-03-16 09:00-05', '2026-03-16 10:00-05'
+  FROM reflexo.calendars WHERE ghl_calendar_id = 'SimCalFisio000000001' RETURNING id});
+is(wait_for_value($node, "SELECT sync_state || ': ' || sync_error FROM reflexo.appointments WHERE id = $nobody",
+		'failed: GHL 422: contactId should not be empty'),
+	'failed: GHL 422: contactId should not be empty', 'a booking GHL refuses fails, saying why in GHL\'s words');
+$node->safe_psql('postgres', "UPDATE reflexo.appointments SET contact_id = 'c6' WHERE id = $nobody");
+$node->safe_psql('postgres', "SELECT reflexo.revive_outbox(appointment_id => $nobody)");
+is(wait_for_value($node, "SELECT sync_state || ' ' || (sync_error IS NULL) || ' ' || (synced_at IS NOT NULL)"
+		  . " FROM reflexo.appointments WHERE id = $nobody", 'synced true true'),
+	'synced true true', 'given a contact and retried, it reaches GHL: the error is gone, synced_at set');
+
 my $log = slurp_file($daemon->log_file);
 like($log, qr/"tag":"GHL_OPERATION","session_id":"[0-9a-f]{8}","operation":"create_appointment","success":true,"duration_ms":[\d.]+,"appointment_id":"\w+","calendar_id":"SimCalFisio000000001","details":\{"attempt":1/,
 	'each push is logged with the Django guide\'s fields');
