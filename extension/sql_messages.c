@@ -32,6 +32,11 @@ static const char *const messages[] = {
 	gettext_noop("manage closures"),
 	gettext_noop("Ask an admin of the clinic."),
 	gettext_noop("last_day comes before first_day"),
+	gettext_noop("It is not an active calendar of location %s."),
+	gettext_noop("GET /api/locations/settings/{id}/calendars/ lists them."),
+	gettext_noop("password too short"),
+	gettext_noop("A password needs at least 10 characters."),
+	gettext_noop("Choose a longer password, e.g. a few words."),
 };
 
 /* SELECT * FROM reflexo.translatable_messages(): the list above. */

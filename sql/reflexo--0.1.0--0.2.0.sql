@@ -1435,3 +1435,45 @@ ALTER VIEW api.location_settings OWNER TO reflexo_api;
 CREATE OR REPLACE VIEW api.active_locations AS
   SELECT * FROM api.location_settings WHERE is_active;
 ALTER VIEW api.active_locations OWNER TO reflexo_api;
+
+-- ---------------------------------------------------------------- the API's own errors, translated
+-- set_default_calendar names the calendar as the Django service did; a short
+-- password is refused in the request's language.
+CREATE OR REPLACE FUNCTION api.set_default_calendar(location_id pg_catalog.int8, calendar_id pg_catalog.text)
+  RETURNS api.location_settings
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings := reflexo.api_visible_location(location_id);
+    cal api.calendars;
+  BEGIN
+    SELECT * INTO cal FROM api.calendars c
+     WHERE c.ghl_calendar_id = calendar_id OR c.id::pg_catalog.text = calendar_id;
+    IF NOT FOUND OR cal.location_id <> loc.id OR NOT cal.is_active THEN
+      RAISE EXCEPTION USING ERRCODE = '23503',
+        MESSAGE = format(reflexo.translate('calendar %s does not exist or is not available'), calendar_id),
+        DETAIL = format(reflexo.translate('It is not an active calendar of location %s.'), location_id),
+        HINT = reflexo.translate('GET /api/locations/settings/{id}/calendars/ lists them.');
+    END IF;
+    UPDATE api.location_settings s SET default_calendar_id = cal.id WHERE s.id = loc.id RETURNING * INTO loc;
+    RETURN loc;
+  END
+  $$;
+COMMENT ON FUNCTION api.set_default_calendar(pg_catalog.int8, pg_catalog.text) IS
+  'POST /rpc/set_default_calendar {location_id, calendar_id}: calendar_id is the GHL calendar id (or ours). Admins.';
+
+CREATE OR REPLACE FUNCTION reflexo.new_password_hash(password pg_catalog.text) RETURNS pg_catalog.text
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF password IS NULL OR pg_catalog.length(password) < 10 THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = reflexo.translate('password too short'),
+        DETAIL = reflexo.translate('A password needs at least 10 characters.'),
+        HINT = reflexo.translate('Choose a longer password, e.g. a few words.');
+    END IF;
+    RETURN reflexo.password_hash(password, reflexo.setting_int('reflexo.password_iterations', 600000));
+  END
+  $$;
+COMMENT ON FUNCTION reflexo.new_password_hash(pg_catalog.text) IS
+  'The hash to store for a new password (reflexo.password_iterations); refuses passwords shorter than 10 characters.';
+

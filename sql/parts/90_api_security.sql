@@ -317,8 +317,9 @@ CREATE FUNCTION reflexo.new_password_hash(password pg_catalog.text) RETURNS pg_c
   AS $$
   BEGIN
     IF password IS NULL OR pg_catalog.length(password) < 10 THEN
-      RAISE EXCEPTION 'password too short' USING ERRCODE = '22023',
-        DETAIL = 'A password needs at least 10 characters.', HINT = 'Choose a longer password, e.g. a few words.';
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = reflexo.translate('password too short'),
+        DETAIL = reflexo.translate('A password needs at least 10 characters.'),
+        HINT = reflexo.translate('Choose a longer password, e.g. a few words.');
     END IF;
     RETURN reflexo.password_hash(password, reflexo.setting_int('reflexo.password_iterations', 600000));
   END

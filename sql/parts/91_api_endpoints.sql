@@ -186,8 +186,10 @@ CREATE FUNCTION api.set_default_calendar(location_id pg_catalog.int8, calendar_i
     SELECT * INTO cal FROM api.calendars c
      WHERE c.ghl_calendar_id = calendar_id OR c.id::pg_catalog.text = calendar_id;
     IF NOT FOUND OR cal.location_id <> loc.id OR NOT cal.is_active THEN
-      RAISE EXCEPTION 'calendar % is not an active calendar of location %', calendar_id, location_id
-        USING ERRCODE = '23503', HINT = 'GET /rpc/location_calendars?location_id=' || location_id || ' lists them.';
+      RAISE EXCEPTION USING ERRCODE = '23503',
+        MESSAGE = format(reflexo.translate('calendar %s does not exist or is not available'), calendar_id),
+        DETAIL = format(reflexo.translate('It is not an active calendar of location %s.'), location_id),
+        HINT = reflexo.translate('GET /api/locations/settings/{id}/calendars/ lists them.');
     END IF;
     UPDATE api.location_settings s SET default_calendar_id = cal.id WHERE s.id = loc.id RETURNING * INTO loc;
     RETURN loc;

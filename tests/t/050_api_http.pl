@@ -256,8 +256,9 @@ is($r->{status}, 409, 'DELETE of a location with calendars: 409');
 like($r->{json}{detail}, qr/desactívela/, 'saying to deactivate it instead');
 $r = call('POST', '/api/locations/settings/1/set_default_calendar/', token => $admin, json => { calendar_id => 'cal_457' });
 is($r->{json}{default_calendar_id}, 'cal_457', 'set_default_calendar takes and shows the GHL calendar id');
-is(call('POST', '/api/locations/settings/1/set_default_calendar/', token => $admin, json => { calendar_id => 'cal-madrid' })
-	  ->{status}, 400, 'a calendar of another location: 400');
+$r = call('POST', '/api/locations/settings/1/set_default_calendar/', token => $admin, json => { calendar_id => 'cal-madrid' });
+is_deeply([ $r->{status}, $r->{json} ], [ 400, { non_field_errors => ['El calendario cal-madrid no existe o no está disponible'] } ],
+	'a calendar of another location: 400, in the Django service\'s words');
 $r = call('GET', '/api/locations/settings/1/calendars/', token => $lima);
 is_deeply([ $r->{json}{total}, map { $_->{isDefault} ? $_->{id} : () } @{ $r->{json}{calendars} } ], [ 2, 'cal_457' ],
 	'GET /api/locations/settings/{id}/calendars/');
