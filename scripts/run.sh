@@ -167,7 +167,8 @@ sync_env=(DATABASE_URL="postgresql://reflexo_sync_login:$SYNC_PASSWORD@127.0.0.1
 api_env=(DATABASE_URL="postgresql://reflexo_authenticator:$API_PASSWORD@127.0.0.1:$pg_port/reflexo"
 	JWT_SECRET="$JWT_SECRET" REFLEXO_API_ADDR="127.0.0.1:$http_port" REFLEXO_SYNC_URL="http://127.0.0.1:$sync_port"
 	CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-$(env_value CORS_ALLOWED_ORIGINS)}"
-	CORS_ALLOW_ALL_ORIGINS="${CORS_ALLOW_ALL_ORIGINS:-$(env_value CORS_ALLOW_ALL_ORIGINS)}")
+	CORS_ALLOW_ALL_ORIGINS="${CORS_ALLOW_ALL_ORIGINS:-$(env_value CORS_ALLOW_ALL_ORIGINS)}"
+	REFLEXO_API_LANGUAGE="${REFLEXO_API_LANGUAGE:-es}")
 if [[ $mode == sim ]]; then
 	step "Starting ghl-sim (a simulated GoHighLevel) on 127.0.0.1:$sim_port"
 	setsid "${as_service[@]}" "$state/bin/ghl-sim" --listen "127.0.0.1:$sim_port" --seed "$state/bin/ghl-sim-demo.json" \

@@ -106,6 +106,8 @@ $r = curl(q{curl -X POST "http://localhost:8000/api/ghl/citas/" \
   }'}, %auth);
 is($r->{status}, 201, 'Flujo 1.2: the cita is created') or diag($r->{body});
 my $cita = $r->{json}{id};
+is_deeply(http_request('GET', "$base/api/ghl/citas/999999/", headers => { Authorization => "Bearer $token" })->{json},
+	{ detail => 'No encontrado.' }, 'the API answers in Spanish, as the Django service did');
 ok(wait_until(sub {
 	my $state = http_request('GET', "http://127.0.0.1:$ports{sim}/_sim/state")->{content} // '';
 	$state =~ /Consulta Fisioterapia/ }), 'and reaches ghl-sim');
