@@ -69,6 +69,8 @@ check    cmd   clang                                        clang
 check    file  /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a libclang-rt-14-dev
 check    cmd   locale-gen                                   locales
 check    cmd   chromium                                     chromium
+check    cmd   pg_autoctl                                   pg-auto-failover-cli
+check    file  $pg_sharedir/extension/pgautofailover.control postgresql-$pg-auto-failover
 check    perl  HTTP::Daemon                                 libhttp-daemon-perl
 check    cmd   node                                         nodejs
 check    cmd   npm                                          npm

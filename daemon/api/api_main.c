@@ -118,8 +118,11 @@ check_login(const ApiSettings *settings)
 		report(false, "database", "cannot read the login's roles: %s", PQerrorMessage(conn));
 	else
 	{
-		report(true, "database", "connected to %s as %s, reflexo %s", PQdb(conn), PQuser(conn),
+		char	   *server = db_server_description(conn);
+
+		report(true, "database", "connected to %s as %s on %s, reflexo %s", PQdb(conn), PQuser(conn), server,
 			   PQgetisnull(r, 0, 3) ? "not installed" : PQgetvalue(r, 0, 3));
+		free(server);
 		bool		least = strcmp(PQgetvalue(r, 0, 0), "f") == 0 && strcmp(PQgetvalue(r, 0, 1), "t") == 0 &&
 			strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 

@@ -122,14 +122,38 @@ jitter(void)
 	return 0.75 + (double) (random() % 1000) / 2000.0;
 }
 
+/*
+ * The next try: 0.5 s, doubling up to 5 s (with jitter).  A failover makes a
+ * database unreachable for seconds, not minutes; a longer wait would only
+ * keep the daemon away from the new primary.
+ */
+static void
+retry_later(Db *db)
+{
+	db->backoff_ms = db->backoff_ms ? (db->backoff_ms * 2 > 5000 ? 5000 : db->backoff_ms * 2) : 500;
+	db->retry_at_ms = monotonic_ms() + (int64_t) (db->backoff_ms * jitter());
+}
+
+char *
+db_server_description(PGconn *conn)
+{
+	PGresult   *r = PQexec(conn, "SELECT pg_catalog.pg_is_in_recovery()");
+	bool		known = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	char	   *text = xasprintf("%s:%s, %s", PQhost(conn), PQport(conn),
+								 !known ? "of unknown role" : strcmp(PQgetvalue(r, 0, 0), "t") == 0 ?
+								 "a standby: read-only" : "the primary");
+
+	PQclear(r);
+	return text;
+}
+
 static void
 lost(Db *db, const char *why)
 {
 	log_warn("DATABASE", "database connection lost",
 			 json_pack("{s:s, s:s}", "connection", db->role, "error", why ? why : ""));
 	db_close(db);
-	db->backoff_ms = db->backoff_ms ? (db->backoff_ms * 2 > 30000 ? 30000 : db->backoff_ms * 2) : 500;
-	db->retry_at_ms = monotonic_ms() + (int64_t) (db->backoff_ms * jitter());
+	retry_later(db);
 }
 
 bool
@@ -170,13 +194,14 @@ db_ready(Db *db)
 				 json_pack("{s:s, s:s}", "connection", db->role, "error", error));
 		free(error);
 		db_close(db);
-		db->backoff_ms = db->backoff_ms ? (db->backoff_ms * 2 > 30000 ? 30000 : db->backoff_ms * 2) : 500;
-		db->retry_at_ms = monotonic_ms() + (int64_t) (db->backoff_ms * jitter());
+		retry_later(db);
 		return false;
 	}
 	db->backoff_ms = 0;
 	db->fresh = true;
-	log_info("DATABASE", "connected", json_pack("{s:s}", "connection", db->role));
+	/* which server: with several hosts in DATABASE_URL, the primary libpq found */
+	log_info("DATABASE", "connected", json_pack("{s:s, s:s?, s:s?}", "connection", db->role, "host", PQhost(db->conn),
+												"port", PQport(db->conn)));
 	return true;
 }
 

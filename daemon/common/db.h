@@ -22,6 +22,13 @@ typedef struct Db
 	struct DbStatement *statements;
 } Db;
 
+/*
+ * Which server a connection reached, for --check-config: "127.0.0.1:5432,
+ * the primary" (or "..., a standby: read-only").  With several hosts in
+ * DATABASE_URL (a failover formation), libpq picks; this says which.  Malloc'd.
+ */
+extern char *db_server_description(PGconn *conn);
+
 /* The program's name, first in every connection's application_name. */
 extern void db_set_program(const char *name);
 extern void db_init(Db *db, const char *conninfo, const char *role);
