@@ -11,6 +11,7 @@
 # Expects PGHOST/PGPORT of a running cluster with reflexo installed, and the
 # daemon built (make).
 set -euo pipefail
+[[ -n ${BENCH_TRACE:-} ]] && set -x
 source "$(dirname "$0")/../lib.sh"
 export PGOPTIONS="-c client_min_messages=warning"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,22 +38,24 @@ if [[ ! -d graphile/node_modules/graphile-worker ]]; then
 	(cd graphile && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 20000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-	done
-}
-
+# ghl-sim on a random port; on a busy machine another process may take it
+# between the choice and the bind, so a sim that cannot listen is started
+# again on another port
 start_sim() {
 	local port
-	port=$(free_port)
-	"$sim_bin" --listen "127.0.0.1:$port" --keys-dir "$work/keys" --no-api-webhooks --log-level warn "$@" \
-		2>>"$work/ghl-sim.log" &
-	pids+=($!)
-	sim="http://127.0.0.1:$port"
-	for _ in $(seq 400); do curl -sf "$sim/_sim/state" >/dev/null && return; sleep 0.05; done
+	for _ in $(seq 10); do
+		port=$((20000 + RANDOM % 20000))
+		"$sim_bin" --listen "127.0.0.1:$port" --keys-dir "$work/keys" --no-api-webhooks --log-level warn "$@" \
+			2>>"$work/ghl-sim.log" &
+		pids+=($!)
+		sim="http://127.0.0.1:$port"
+		for _ in $(seq 400); do
+			curl -sf "$sim/_sim/state" >/dev/null && return
+			kill -0 "${pids[-1]}" 2>/dev/null || break
+			sleep 0.05
+		done
+		stop_last
+	done
 	echo "ghl-sim did not start:" >&2
 	cat "$work/ghl-sim.log" >&2
 	return 1
@@ -78,7 +81,7 @@ start_sync() {
 	local db=$1
 	shift
 	env DATABASE_URL="$(url_of "$db")" GHL_API_BASE="$sim" REFLEXO_TOKEN_KEY="$key" \
-		REFLEXO_HTTP_ADDR="127.0.0.1:$(free_port)" REFLEXO_LOG_LEVEL=warn REFLEXO_MAX_INFLIGHT="$inflight" \
+		REFLEXO_HTTP_ADDR="127.0.0.1:0" REFLEXO_LOG_LEVEL=warn REFLEXO_MAX_INFLIGHT="$inflight" \
 		"$@" "$sync_bin" 2>>"$work/reflexo-sync.log" &
 	pids+=($!)
 }
@@ -157,7 +160,7 @@ echo "(ghl-sim holds $sim_count appointments: $((2 * rows * rounds)) expected)"
 # latency: one appointment per transaction, 20 per second
 light() {
 	local db=$1 script=$2
-	pgbench -n -c 1 -R 20 -T "$light_seconds" -f "$script" "$db" >/dev/null 2>&1
+	pgbench -n -c 1 -R 20 -T "$light_seconds" -f "$script" "$db" >/dev/null 2>>"$work/pgbench.log" || { cat "$work/pgbench.log" >&2; return 1; }
 }
 psql -X -q -d bench_push_reflexo -c "TRUNCATE reflexo.appointments, reflexo.outbox, reflexo.appointment_history"
 psql -X -q -d bench_push_graphile -c "TRUNCATE bench_appointments"
