@@ -104,19 +104,32 @@ fail_from(ApiResult *result, PGresult *pg)
 }
 
 /* Sends the pipeline; false if the connection refused it. */
+/* The prelude's parameters for a request; timeout holds the text values[0] points to. */
+static void
+prelude_values(const ApiRequest *request, const ApiPlan *plan, int timeout_ms, char timeout[16], const char *values[4])
+{
+	snprintf(timeout, 16, "%d", timeout_ms);
+	values[0] = timeout;
+	values[1] = plan->read_only ? "on" : "off";
+	values[2] = request->claims ? request->claims : "{\"role\": \"reflexo_anon\"}";
+	values[3] = request->role;
+}
+
+static const char *
+language_of(const ApiRequest *request)
+{
+	return request->language == LANGUAGE_EN ? "en" : "es";
+}
+
 static bool
 send_pipeline(Db *db, Pipeline *pipeline, const ApiSettings *settings, const ApiRequest *request,
 			  const ApiPlan *plan)
 {
 	char		timeout[16];
 	const char *values[4];
-	const char *language = request->language == LANGUAGE_EN ? "en" : "es";
+	const char *language = language_of(request);
 
-	snprintf(timeout, sizeof(timeout), "%d", settings->statement_timeout_ms);
-	values[0] = timeout;
-	values[1] = plan->read_only ? "on" : "off";
-	values[2] = request->claims ? request->claims : "{\"role\": \"reflexo_anon\"}";
-	values[3] = request->role;
+	prelude_values(request, plan, settings->statement_timeout_ms, timeout, values);
 	return send_statement(db, pipeline, SENT_SETUP, prelude, 4, values) &&
 		send_statement(db, pipeline, SENT_SETUP, pre_request, 1, &language) &&
 		(plan->strict_validation == NULL ||
@@ -274,7 +287,12 @@ api_step(Db *db, const char *sql, int nparams, const char *const *params, ApiRes
 	fail_from(result, pg);
 	result->pg = xcalloc(3, sizeof(PGresult *));
 	((PGresult **) result->pg)[2] = pg;
-	PQclear(api_step(db, "ROLLBACK", 0, NULL, &(ApiResult) {0}));
+	{
+		ApiResult	rollback = {0};
+
+		PQclear(api_step(db, "ROLLBACK", 0, NULL, &rollback));
+		api_result_free(&rollback);
+	}
 	return NULL;
 }
 
@@ -283,7 +301,7 @@ api_begin(Db *db, const ApiRequest *request, const ApiPlan *plan, int timeout_ms
 {
 	char		timeout[16];
 	const char *values[4];
-	const char *language = request->language == LANGUAGE_EN ? "en" : "es";
+	const char *language = language_of(request);
 	PGresult   *pg;
 
 	memset(result, 0, sizeof(*result));
@@ -293,11 +311,7 @@ api_begin(Db *db, const ApiRequest *request, const ApiPlan *plan, int timeout_ms
 		result->unavailable = true;
 		return false;
 	}
-	snprintf(timeout, sizeof(timeout), "%d", timeout_ms);
-	values[0] = timeout;
-	values[1] = plan->read_only ? "on" : "off";
-	values[2] = request->claims ? request->claims : "{\"role\": \"reflexo_anon\"}";
-	values[3] = request->role;
+	prelude_values(request, plan, timeout_ms, timeout, values);
 	if ((pg = api_step(db, "BEGIN", 0, NULL, result)) == NULL)
 		return false;
 	PQclear(pg);

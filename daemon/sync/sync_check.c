@@ -215,10 +215,13 @@ check_database(Check *check, const Config *config)
 		PQfinish(conn);
 		return;
 	}
-	error = db_server_description(conn);
-	report(check, true, "database", "connected to database %s as %s on %s (server %d)", PQdb(conn), PQuser(conn),
-		   error, PQserverVersion(conn));
-	free(error);
+	{
+		char	   *server = db_server_description(conn);
+
+		report(check, true, "database", "connected to database %s as %s on %s (server %d)", PQdb(conn),
+			   PQuser(conn), server, PQserverVersion(conn));
+		free(server);
+	}
 	r = query(conn, "SELECT extversion FROM pg_extension WHERE extname = 'reflexo'", 0, NULL);
 	if (r == NULL || PQntuples(r) == 0)
 	{

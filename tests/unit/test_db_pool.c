@@ -18,6 +18,7 @@ static DbPool *pool;
 static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
 static int	order[WAITERS];
 static int	served;
+static int	hold_ms;		/* how long a served request keeps its connection */
 
 static void *
 wait_for_one(void *arg)
@@ -28,6 +29,7 @@ wait_for_one(void *arg)
 	pthread_mutex_lock(&order_lock);
 	order[served++] = db ? me : -1;
 	pthread_mutex_unlock(&order_lock);
+	usleep((useconds_t) hold_ms * 1000);
 	if (db)
 		db_pool_give(pool, db);
 	return NULL;
@@ -65,6 +67,17 @@ main(void)
 
 	held = db_pool_take(pool, 0);
 	tap_ok(held != NULL, "the connection handed down the queue is free again at its end");
+
+	/* no jumping the queue: a connection given back while someone waits is theirs */
+	served = 0;
+	hold_ms = 300;
+	pthread_create(&threads[0], NULL, wait_for_one, (void *) (intptr_t) 0);
+	usleep(100 * 1000);
+	db_pool_give(pool, held);
+	tap_ok(db_pool_take(pool, 0) == NULL, "a newcomer does not get a connection given back while a request waits");
+	pthread_join(threads[0], NULL);
+	tap_ok(served == 1 && order[0] == 0, "the waiting request got it");
+	held = db_pool_take(pool, 0);
 	db_pool_give(pool, held);
 	db_pool_give(pool, other);
 	db_pool_free(pool);
