@@ -22,6 +22,11 @@
  * transaction snapshot, and when only invisible rows are in the way the
  * booking fails with a serialization failure (40001) so the client retries.
  *
+ * A calendar's buffers (GHL preBuffer and slotBuffer) keep free time before
+ * and after each of its appointments: two of them conflict when their
+ * widened intervals overlap.  The calendar's appointments per day are
+ * counted under the same calendar lock.
+ *
  * Searches are bounded: the partial indexes hold active appointments only,
  * the main ones are searched from one day before the new start, and the few
  * appointments longer than a day sit in their own index.
@@ -88,6 +93,13 @@ lock_booking(const BookingRequest *request)
 		lock_key(therapist_key(request->location_id, request->therapist), LOCK_CLASS_THERAPIST);
 }
 
+/* How far apart, besides not overlapping, two appointments of the calendar must be. */
+static int64
+buffer_reach(const BookingRequest *request)
+{
+	return request->buffer_before + request->buffer_after;
+}
+
 static bool
 same_text(Datum a, text *b)
 {
@@ -112,6 +124,7 @@ collect_occupants(const BookingRequest *request, Oid index_oid, ScanKey keys, in
 	Relation	index = index_open(index_oid, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	IndexScanDesc scan;
+	int64		reach = filter == MATCH_THERAPIST ? 0 : buffer_reach(request);
 
 	/* text keys compare under the index column's collation */
 	for (int i = 0; i < nkeys; i++)
@@ -135,7 +148,7 @@ collect_occupants(const BookingRequest *request, Oid index_oid, ScanKey keys, in
 		 */
 		ends_at = DatumGetTimestampTz(index_getattr(scan->xs_itup, scan->xs_itupdesc->natts,
 													scan->xs_itupdesc, &isnull));
-		if (ends_at <= request->starts_at)
+		if (ends_at <= request->starts_at - reach)
 			continue;
 		if (!index_fetch_heap(scan, slot))
 			continue;			/* no version visible to the latest snapshot */
@@ -145,15 +158,17 @@ collect_occupants(const BookingRequest *request, Oid index_oid, ScanKey keys, in
 		starts_at = DatumGetTimestampTz(slot_getattr(slot, col->starts_at, &isnull));
 		if (request->has_self && id == request->self_id)
 			continue;
-		if (ends_at <= request->starts_at || starts_at >= request->ends_at)
+		if (ends_at <= request->starts_at - reach || starts_at >= request->ends_at + reach)
 			continue;
 		if (filter == MATCH_EITHER)
 		{
 			Datum		user;
+			bool		overlaps = ends_at > request->starts_at && starts_at < request->ends_at;
 
 			same_calendar = DatumGetInt64(slot_getattr(slot, col->calendar_id, &isnull)) == request->calendar_id;
 			user = slot_getattr(slot, col->assigned_user_id, &isnull);
-			same_therapist = request->therapist != NULL && !isnull && same_text(user, request->therapist);
+			same_therapist = overlaps && request->therapist != NULL && !isnull &&
+				same_text(user, request->therapist);
 			if (!same_calendar && !same_therapist)
 				continue;
 		}
@@ -182,12 +197,15 @@ find_occupants(const BookingRequest *request, bool therapist, Snapshot latest, S
 	List	   *occupants = NIL;
 	ScanKeyData keys[4];
 
-	/* they start in (start - 1 day, end) */
+	/* they start in (start - 1 day, end), widened by the buffers for the calendar */
 	if (!therapist)
 	{
+		int64		reach = buffer_reach(request);
+
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(request->calendar_id));
-		ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(horizon));
-		ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_TIMESTAMPTZ_LT, TimestampTzGetDatum(request->ends_at));
+		ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(horizon - reach));
+		ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_TIMESTAMPTZ_LT,
+					TimestampTzGetDatum(request->ends_at + reach));
 		collect_occupants(request, cat->appointments_calendar_active_idx, keys, 3, MATCH_CALENDAR,
 						  latest, xact, &occupants);
 	}
@@ -221,17 +239,22 @@ find_long_occupants(const BookingRequest *request, Snapshot latest, Snapshot xac
 	return occupants;
 }
 
-/* occupants plus the long ones that count for the same rule */
+/*
+ * occupants plus the long ones that count for the same rule and that
+ * find_occupants() did not already find (its calendar search reaches back
+ * further by the buffers)
+ */
 static List *
-with_long(List *occupants, List *longs, bool therapist)
+with_long(const BookingRequest *request, List *occupants, List *longs, bool therapist)
 {
+	TimestampTz found_from = request->starts_at - USECS_PER_DAY - (therapist ? 0 : buffer_reach(request));
 	ListCell   *lc;
 
 	foreach(lc, longs)
 	{
 		Occupant   *o = lfirst(lc);
 
-		if (therapist ? o->same_therapist : o->same_calendar)
+		if ((therapist ? o->same_therapist : o->same_calendar) && o->starts_at <= found_from)
 			occupants = lappend(occupants, o);
 	}
 	return occupants;
@@ -260,8 +283,8 @@ edge_order(const void *a, const void *b)
  * visible ones if asked), and one occupant present at that instant.
  */
 static int
-peak_occupancy(const BookingRequest *request, List *occupants, bool visible_only,
-			   Occupant **witness)
+peak_occupancy(const BookingRequest *request, List *occupants, int64 before, int64 after,
+			   bool visible_only, Occupant **witness)
 {
 	Edge	   *edges = palloc(sizeof(Edge) * 2 * Max(list_length(occupants), 1));
 	int			n = 0,
@@ -275,8 +298,8 @@ peak_occupancy(const BookingRequest *request, List *occupants, bool visible_only
 
 		if (visible_only && !o->visible)
 			continue;
-		edges[n++] = (Edge) {Max(o->starts_at, request->starts_at), +1, o};
-		edges[n++] = (Edge) {Min(o->ends_at, request->ends_at), -1, o};
+		edges[n++] = (Edge) {Max(o->starts_at - before, request->starts_at - before), +1, o};
+		edges[n++] = (Edge) {Min(o->ends_at + after, request->ends_at + after), -1, o};
 	}
 	qsort(edges, n, sizeof(Edge), edge_order);
 	for (int i = 0; i < n; i++)
@@ -293,18 +316,21 @@ peak_occupancy(const BookingRequest *request, List *occupants, bool visible_only
 	return peak;
 }
 
+/* The calendar's rule counts appointments with their buffers; the therapist's without. */
 static bool
 check_rule(const BookingRequest *request, List *occupants, int capacity,
 		   ConflictKind kind, Conflict *conflict)
 {
 	Occupant   *witness = NULL;
 	Occupant   *visible_witness = NULL;
+	int64		before = kind == CONFLICT_CALENDAR_FULL ? request->buffer_before : 0;
+	int64		after = kind == CONFLICT_CALENDAR_FULL ? request->buffer_after : 0;
 
-	if (peak_occupancy(request, occupants, false, &witness) < capacity)
+	if (peak_occupancy(request, occupants, before, after, false, &witness) < capacity)
 		return false;
 	conflict->kind = kind;
 	conflict->after_snapshot =
-		peak_occupancy(request, occupants, true, &visible_witness) < capacity;
+		peak_occupancy(request, occupants, before, after, true, &visible_witness) < capacity;
 	if (!conflict->after_snapshot)
 		witness = visible_witness;
 	conflict->id = witness->id;
@@ -315,8 +341,59 @@ check_rule(const BookingRequest *request, List *occupants, int capacity,
 }
 
 /*
+ * The calendar's appointments per day: those starting on the request's local
+ * day, besides the request itself, are counted (all, and those the
+ * transaction snapshot sees).
+ */
+static bool
+check_day(const BookingRequest *request, Snapshot latest, Snapshot xact, Conflict *conflict)
+{
+	const ReflexoCatalog *cat = reflexo_catalog();
+	const AppointmentColumns *col = &cat->appt;
+	Relation	heap = request->appointments;
+	Relation	index = index_open(cat->appointments_calendar_active_idx, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	ScanKeyData keys[3];
+	IndexScanDesc scan;
+	int			all = 0,
+				visible = 0;
+	bool		isnull,
+				seen;
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(request->calendar_id));
+	ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE, TimestampTzGetDatum(request->day_from));
+	ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_TIMESTAMPTZ_LT, TimestampTzGetDatum(request->day_to));
+	scan = begin_index_scan(heap, index, latest, keys, 3, false);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		if (request->has_self && DatumGetInt64(slot_getattr(slot, col->id, &isnull)) == request->self_id)
+			continue;
+		all++;
+		seen = xact == NULL || table_tuple_satisfies_snapshot(heap, slot, xact);
+		visible += seen;
+		if (seen || all == 1)	/* one of them to name, visible if any is */
+		{
+			conflict->id = DatumGetInt64(slot_getattr(slot, col->id, &isnull));
+			conflict->title = TextDatumGetCString(slot_getattr(slot, col->title, &isnull));
+			conflict->starts_at = DatumGetTimestampTz(slot_getattr(slot, col->starts_at, &isnull));
+			conflict->ends_at = DatumGetTimestampTz(slot_getattr(slot, col->ends_at, &isnull));
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	if (all < request->max_per_day)
+		return false;
+	conflict->kind = CONFLICT_DAY_FULL;
+	conflict->after_snapshot = visible < request->max_per_day;
+	conflict->day_count = all;
+	return true;
+}
+
+/*
  * Fills *conflict with the first rule the request would break: the
- * calendar's capacity, then the therapist's one-at-a-time.  The caller must
+ * calendar's capacity, its appointments per day, then the therapist's
+ * one-at-a-time.  The caller must
  * hold lock_booking()'s locks for the answer to stay true until commit.
  */
 void
@@ -335,10 +412,11 @@ find_booking_conflict(const BookingRequest *request, Conflict *conflict)
 		xact = RegisterSnapshot(GetTransactionSnapshot());
 
 	longs = find_long_occupants(request, latest, xact);
-	if (!check_rule(request, with_long(find_occupants(request, false, latest, xact), longs, false),
+	if (!check_rule(request, with_long(request, find_occupants(request, false, latest, xact), longs, false),
 					request->capacity, CONFLICT_CALENDAR_FULL, conflict) &&
+		(request->max_per_day <= 0 || !check_day(request, latest, xact, conflict)) &&
 		request->therapist != NULL)
-		check_rule(request, with_long(find_occupants(request, true, latest, xact), longs, true), 1,
+		check_rule(request, with_long(request, find_occupants(request, true, latest, xact), longs, true), 1,
 				   CONFLICT_THERAPIST_BUSY, conflict);
 
 	if (xact)

@@ -20,12 +20,18 @@ typedef struct BookingRequest
 	text	   *therapist;		/* assigned_user_id, or NULL */
 	TimestampTz starts_at;
 	TimestampTz ends_at;
+	int64		buffer_before;	/* the calendar's free time kept around each appointment */
+	int64		buffer_after;
+	int32		max_per_day;	/* the calendar's; 0: no limit */
+	TimestampTz day_from;		/* the local day the request starts on */
+	TimestampTz day_to;
 } BookingRequest;
 
 typedef enum ConflictKind
 {
 	CONFLICT_NONE,
 	CONFLICT_CALENDAR_FULL,		/* the calendar's capacity is reached */
+	CONFLICT_DAY_FULL,			/* the calendar's appointments per day are reached */
 	CONFLICT_THERAPIST_BUSY		/* the same therapist is booked elsewhere */
 } ConflictKind;
 
@@ -37,6 +43,7 @@ typedef struct Conflict
 	char	   *title;
 	TimestampTz starts_at;
 	TimestampTz ends_at;
+	int			day_count;		/* CONFLICT_DAY_FULL: appointments already that day */
 } Conflict;
 
 extern void lock_booking(const BookingRequest *request);

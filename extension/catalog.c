@@ -45,21 +45,34 @@ typedef struct CalendarColumns
 				name,
 				is_active,
 				capacity,
-				open_hours;
+				open_hours,
+				buffer_before,	/* 0.2.0: 0 before the update */
+				buffer_after,
+				min_notice,
+				booking_horizon,
+				max_per_day;
 } CalendarColumns;
+
+typedef struct TherapistColumns
+{
+	AttrNumber	name,
+				open_hours;
+} TherapistColumns;
 
 typedef struct ClosureColumns
 {
 	AttrNumber	calendar_id,
 				closed_from,
 				closed_until,
-				reason;
+				reason,
+				ghl_user_id;	/* 0.2.0: 0 before the update */
 } ClosureColumns;
 
 static ReflexoCatalog catalog;
 static LocationColumns loc_cols;
 static CalendarColumns cal_cols;
 static ClosureColumns clo_cols;
+static TherapistColumns ther_cols;
 static bool catalog_valid = false;
 static bool callback_registered = false;
 
@@ -70,7 +83,8 @@ invalidate_catalog(Datum arg pg_attribute_unused(), Oid relid)
 		return;
 	if (relid == InvalidOid ||
 		relid == catalog.locations || relid == catalog.calendars ||
-		relid == catalog.appointments || relid == catalog.closures)
+		relid == catalog.appointments || relid == catalog.closures ||
+		(OidIsValid(catalog.therapists) && relid == catalog.therapists))
 		catalog_valid = false;
 }
 
@@ -140,6 +154,9 @@ reflexo_catalog(void)
 	catalog.locations_pkey = relation_in(schema, "locations_pkey");
 	catalog.calendars_pkey = relation_in(schema, "calendars_pkey");
 	catalog.closures_location_until_idx = relation_in(schema, "closures_location_until_idx");
+	/* added in 0.2.0: the new library may run before ALTER EXTENSION UPDATE */
+	catalog.therapists = get_relname_relid("therapists", schema);
+	catalog.therapists_pkey = get_relname_relid("therapists_pkey", schema);
 	catalog.appointments_calendar_active_idx = relation_in(schema, "appointments_calendar_active_idx");
 	catalog.appointments_user_active_idx = relation_in(schema, "appointments_user_active_idx");
 	catalog.appointments_long_active_idx = relation_in(schema, "appointments_long_active_idx");
@@ -188,11 +205,23 @@ reflexo_catalog(void)
 	cal_cols.is_active = column_of(catalog.calendars, "is_active");
 	cal_cols.capacity = column_of(catalog.calendars, "capacity");
 	cal_cols.open_hours = column_of(catalog.calendars, "open_hours");
+	cal_cols.buffer_before = get_attnum(catalog.calendars, "buffer_before");	/* 0.2.0 */
+	cal_cols.buffer_after = get_attnum(catalog.calendars, "buffer_after");
+	cal_cols.min_notice = get_attnum(catalog.calendars, "min_notice");
+	cal_cols.booking_horizon = get_attnum(catalog.calendars, "booking_horizon");
+	cal_cols.max_per_day = get_attnum(catalog.calendars, "max_per_day");
+
+	if (OidIsValid(catalog.therapists))
+	{
+		ther_cols.name = column_of(catalog.therapists, "name");
+		ther_cols.open_hours = column_of(catalog.therapists, "open_hours");
+	}
 
 	clo_cols.calendar_id = column_of(catalog.closures, "calendar_id");
 	clo_cols.closed_from = column_of(catalog.closures, "closed_from");
 	clo_cols.closed_until = column_of(catalog.closures, "closed_until");
 	clo_cols.reason = column_of(catalog.closures, "reason");
+	clo_cols.ghl_user_id = get_attnum(catalog.closures, "ghl_user_id");	/* 0.2.0 */
 
 	catalog_valid = true;
 	return &catalog;
@@ -299,6 +328,37 @@ fetch_location(int64 id, LocationRow *row)
 	return exists;
 }
 
+static Interval
+interval_or_zero(TupleTableSlot *slot, AttrNumber column, bool *present)
+{
+	bool		isnull = true;
+	Datum		value = column != InvalidAttrNumber ? slot_getattr(slot, column, &isnull) : (Datum) 0;
+	Interval	zero = {0};
+
+	*present = !isnull;
+	return isnull ? zero : *DatumGetIntervalP(value);
+}
+
+/* GHL's booking settings of a calendar (columns of 0.2.0: absent before the update). */
+static void
+read_booking_settings(TupleTableSlot *slot, CalendarRow *row)
+{
+	bool		present;
+	Interval	span;
+	Datum		value;
+	bool		isnull = true;
+
+	span = interval_or_zero(slot, cal_cols.buffer_before, &present);
+	row->buffer_before = interval_microseconds(&span);
+	span = interval_or_zero(slot, cal_cols.buffer_after, &present);
+	row->buffer_after = interval_microseconds(&span);
+	row->min_notice = interval_or_zero(slot, cal_cols.min_notice, &present);
+	row->horizon = interval_or_zero(slot, cal_cols.booking_horizon, &row->has_horizon);
+	if (cal_cols.max_per_day != InvalidAttrNumber)
+		value = slot_getattr(slot, cal_cols.max_per_day, &isnull);
+	row->max_per_day = isnull ? 0 : DatumGetInt32(value);
+}
+
 bool
 fetch_calendar(int64 id, CalendarRow *row)
 {
@@ -324,17 +384,71 @@ fetch_calendar(int64 id, CalendarRow *row)
 		row->has_hours = !isnull;
 		if (!isnull)
 			open_hours_to_week(DatumGetOpenHoursP(hours), &row->hours);
+		read_booking_settings(slot, row);
 	}
 	close_row(&found);
 	return exists;
 }
 
 /*
- * Closures of the location, or of this one calendar, that overlap the local
- * wall-clock range [from, until).  Returns a List of ClosureRow pointers.
+ * A therapist of the location (reflexo.therapists), by GHL user id; false
+ * when the location does not list them (then no hours of their own apply).
+ */
+bool
+fetch_therapist(int64 location_id, text *ghl_user_id, TherapistRow *row)
+{
+	const ReflexoCatalog *cat = reflexo_catalog();
+	Relation	heap,
+				index;
+	TupleTableSlot *slot;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	bool		found;
+
+	if (!OidIsValid(cat->therapists) || !OidIsValid(cat->therapists_pkey))
+		return false;
+	heap = table_open(cat->therapists, AccessShareLock);
+	index = index_open(cat->therapists_pkey, AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(location_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(ghl_user_id));
+	keys[1].sk_collation = index->rd_indcollation[1];
+	scan = begin_index_scan(heap, index, GetActiveSnapshot(), keys, 2, false);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+	{
+		bool		isnull;
+		Datum		hours;
+
+		row->name = TextDatumGetCString(slot_getattr(slot, ther_cols.name, &isnull));
+		hours = slot_getattr(slot, ther_cols.open_hours, &isnull);
+		row->has_hours = !isnull;
+		if (!isnull)
+			open_hours_to_week(DatumGetOpenHoursP(hours), &row->hours);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return found;
+}
+
+static bool
+same_text_datum(Datum a, text *b)
+{
+	text	   *ta = DatumGetTextPP(a);
+
+	return VARSIZE_ANY_EXHDR(ta) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(ta), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)) == 0;
+}
+
+/*
+ * Closures of the location, of this one calendar, or time off of this
+ * therapist (when not NULL), that overlap the local wall-clock range
+ * [from, until).  Returns a List of ClosureRow pointers.
  */
 List *
-fetch_closures(int64 location_id, int64 calendar_id, Timestamp from, Timestamp until)
+fetch_closures(int64 location_id, int64 calendar_id, text *therapist, Timestamp from, Timestamp until)
 {
 	const ReflexoCatalog *cat = reflexo_catalog();
 	Relation	heap = table_open(cat->closures, AccessShareLock);
@@ -350,12 +464,19 @@ fetch_closures(int64 location_id, int64 calendar_id, Timestamp from, Timestamp u
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull,
-					whole_location;
-		Datum		calendar = slot_getattr(slot, clo_cols.calendar_id, &whole_location);
+					no_calendar,
+					no_user = true;
+		Datum		calendar = slot_getattr(slot, clo_cols.calendar_id, &no_calendar);
+		Datum		user = clo_cols.ghl_user_id != InvalidAttrNumber ?
+			slot_getattr(slot, clo_cols.ghl_user_id, &no_user) : (Datum) 0;
 		Timestamp	closed_from = DatumGetTimestamp(slot_getattr(slot, clo_cols.closed_from, &isnull));
+		ClosureSubject subject = !no_calendar ? CLOSURE_CALENDAR :
+			!no_user ? CLOSURE_THERAPIST : CLOSURE_LOCATION;
 		ClosureRow *closure;
 
-		if (!whole_location && DatumGetInt64(calendar) != calendar_id)
+		if (subject == CLOSURE_CALENDAR && DatumGetInt64(calendar) != calendar_id)
+			continue;
+		if (subject == CLOSURE_THERAPIST && (therapist == NULL || !same_text_datum(user, therapist)))
 			continue;
 		if (closed_from >= until)
 			continue;
@@ -363,7 +484,7 @@ fetch_closures(int64 location_id, int64 calendar_id, Timestamp from, Timestamp u
 		closure->closed_from = closed_from;
 		closure->closed_until = DatumGetTimestamp(slot_getattr(slot, clo_cols.closed_until, &isnull));
 		closure->reason = TextDatumGetCString(slot_getattr(slot, clo_cols.reason, &isnull));
-		closure->whole_location = whole_location;
+		closure->subject = subject;
 		result = lappend(result, closure);
 	}
 	index_endscan(scan);

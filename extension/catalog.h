@@ -41,9 +41,11 @@ typedef struct ReflexoCatalog
 	Oid			locations,
 				calendars,
 				appointments,
-				closures;
+				closures,
+				therapists;		/* InvalidOid before ALTER EXTENSION UPDATE to 0.2.0 */
 	Oid			locations_pkey,
 				calendars_pkey,
+				therapists_pkey,	/* likewise */
 				closures_location_until_idx,
 				appointments_calendar_active_idx,
 				appointments_user_active_idx,
@@ -81,20 +83,44 @@ typedef struct CalendarRow
 	int32		capacity;
 	bool		has_hours;
 	WeekSchedule hours;
+	/* GHL's booking settings (0.2.0; zero before the update) */
+	int64		buffer_before;	/* microseconds */
+	int64		buffer_after;	/* microseconds */
+	Interval	min_notice;
+	bool		has_horizon;
+	Interval	horizon;
+	int32		max_per_day;	/* 0: no limit */
 } CalendarRow;
+
+typedef struct TherapistRow
+{
+	char	   *name;
+	bool		has_hours;
+	WeekSchedule hours;
+} TherapistRow;
+
+/* Who a closure keeps from working. */
+typedef enum ClosureSubject
+{
+	CLOSURE_LOCATION,
+	CLOSURE_CALENDAR,
+	CLOSURE_THERAPIST			/* time off */
+} ClosureSubject;
 
 typedef struct ClosureRow
 {
 	Timestamp	closed_from;
 	Timestamp	closed_until;
 	char	   *reason;
-	bool		whole_location;
+	ClosureSubject subject;
 } ClosureRow;
 
 extern const ReflexoCatalog *reflexo_catalog(void);
 extern bool fetch_location(int64 id, LocationRow *row);
 extern bool fetch_calendar(int64 id, CalendarRow *row);
-extern List *fetch_closures(int64 location_id, int64 calendar_id, Timestamp from, Timestamp until);
+extern bool fetch_therapist(int64 location_id, text *ghl_user_id, TherapistRow *row);
+extern List *fetch_closures(int64 location_id, int64 calendar_id, text *therapist,
+							Timestamp from, Timestamp until);
 extern IndexScanDesc begin_index_scan(Relation heap, Relation index, Snapshot snapshot,
 									  ScanKey keys, int nkeys, bool want_index_tuples);
 extern bool status_is_active(Datum status);

@@ -6,10 +6,14 @@
  * after them, on the wall clock of the location's time zone, so that a slot
  * reads "09:00" on the day DST starts as on any other.  A candidate is
  * offered only if the guard would accept a booking of it right now: the
- * wall time exists (not skipped by DST), the whole elapsed span lies inside
- * working hours and outside closures, and fewer appointments than the
- * calendar's capacity overlap it at any moment.  The therapist rule is not
- * applied: a calendar slot is not tied to a therapist.
+ * wall time exists (not skipped by DST), it starts within the calendar's
+ * minimum notice and booking horizon, the whole elapsed span lies inside
+ * working hours and outside closures, fewer appointments than the
+ * calendar's capacity overlap it at any moment (its buffers included), and
+ * its day has room under the calendar's appointments per day.
+ *
+ * Asked for one therapist, a slot must also lie in their working hours and
+ * outside their time off, and they must have no other appointment then.
  */
 #include "postgres.h"
 #include "reflexo.h"
@@ -35,7 +39,13 @@ typedef struct Busy
 	TimestampTz to;
 } Busy;
 
-static SavedPlan busy_plan;
+static int	busy_by_start(const void *a, const void *b);
+
+static bool
+interval_is_zero(const Interval *span)
+{
+	return span->month == 0 && span->day == 0 && span->time == 0;
+}
 
 static int64
 interval_usecs(Interval *span, const char *argument)
@@ -51,30 +61,20 @@ interval_usecs(Interval *span, const char *argument)
 	return span->day * USECS_PER_DAY + span->time;
 }
 
-/* Active appointments of the calendar that overlap [from, to), from both indexes. */
+static SavedPlan calendar_busy_plan;
+static SavedPlan therapist_busy_plan;
+static SavedPlan day_starts_plan;
+
+/* Runs a saved query whose rows are (starts_at, ends_at); returns them. */
 static Busy *
-fetch_busy(int64 calendar_id, int64 location_id, TimestampTz from, TimestampTz to, int *count)
+fetch_spans(SavedPlan *saved, const char *query, int nargs, Oid *types, Datum *args, int *count)
 {
-	Oid			types[4] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		args[4] = {Int64GetDatum(calendar_id), Int64GetDatum(location_id),
-	TimestampTzGetDatum(from), TimestampTzGetDatum(to)};
 	Busy	   *busy;
 	uint64		i;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_plan(saved_plan(&busy_plan,
-									"SELECT starts_at, ends_at FROM reflexo.appointments"
-									" WHERE calendar_id = $1 AND starts_at < $4 AND ends_at > $3"
-									" AND starts_at >= $3 - '1 day'::pg_catalog.interval"
-									" AND status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])"
-									" UNION ALL"
-									" SELECT starts_at, ends_at FROM reflexo.appointments"
-									" WHERE location_id = $2 AND calendar_id = $1 AND starts_at < $3 - '1 day'::pg_catalog.interval"
-									" AND ends_at > $3 AND ends_at - starts_at > '1 day'::pg_catalog.interval"
-									" AND status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])",
-									4, types),
-						 args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(saved_plan(saved, query, nargs, types), args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "free_slots: reading appointments failed");
 	busy = palloc(sizeof(Busy) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
@@ -87,6 +87,74 @@ fetch_busy(int64 calendar_id, int64 location_id, TimestampTz from, TimestampTz t
 	*count = (int) SPI_processed;
 	SPI_finish();
 	return busy;
+}
+
+/* Active appointments of the calendar that overlap [from, to), from both indexes. */
+static Busy *
+fetch_busy(int64 calendar_id, int64 location_id, TimestampTz from, TimestampTz to, int *count)
+{
+	Oid			types[4] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[4] = {Int64GetDatum(calendar_id), Int64GetDatum(location_id),
+	TimestampTzGetDatum(from), TimestampTzGetDatum(to)};
+
+	return fetch_spans(&calendar_busy_plan,
+					   "SELECT starts_at, ends_at FROM reflexo.appointments"
+					   " WHERE calendar_id = $1 AND starts_at < $4 AND ends_at > $3"
+					   " AND starts_at >= $3 - '1 day'::pg_catalog.interval"
+					   " AND status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])"
+					   " UNION ALL"
+					   " SELECT starts_at, ends_at FROM reflexo.appointments"
+					   " WHERE location_id = $2 AND calendar_id = $1 AND starts_at < $3 - '1 day'::pg_catalog.interval"
+					   " AND ends_at > $3 AND ends_at - starts_at > '1 day'::pg_catalog.interval"
+					   " AND status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])",
+					   4, types, args, count);
+}
+
+/* Active appointments of the therapist, on any calendar of the location, that overlap [from, to). */
+static Busy *
+fetch_therapist_busy(int64 location_id, text *therapist, TimestampTz from, TimestampTz to, int *count)
+{
+	Oid			types[4] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[4] = {Int64GetDatum(location_id), PointerGetDatum(therapist),
+	TimestampTzGetDatum(from), TimestampTzGetDatum(to)};
+
+	return fetch_spans(&therapist_busy_plan,
+					   "SELECT starts_at, ends_at FROM reflexo.appointments"
+					   " WHERE location_id = $1 AND assigned_user_id = $2 AND starts_at < $4 AND ends_at > $3"
+					   " AND starts_at >= $3 - '1 day'::pg_catalog.interval"
+					   " AND status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])"
+					   " UNION ALL"
+					   " SELECT starts_at, ends_at FROM reflexo.appointments"
+					   " WHERE location_id = $1 AND assigned_user_id = $2 AND starts_at < $3 - '1 day'::pg_catalog.interval"
+					   " AND ends_at > $3 AND ends_at - starts_at > '1 day'::pg_catalog.interval"
+					   " AND status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])",
+					   4, types, args, count);
+}
+
+/* Active appointments of the calendar that start in [from, to), for its appointments per day. */
+static Busy *
+fetch_day_starts(int64 calendar_id, TimestampTz from, TimestampTz to, int *count)
+{
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[3] = {Int64GetDatum(calendar_id), TimestampTzGetDatum(from), TimestampTzGetDatum(to)};
+
+	return fetch_spans(&day_starts_plan,
+					   "SELECT starts_at, ends_at FROM reflexo.appointments"
+					   " WHERE calendar_id = $1 AND starts_at >= $2 AND starts_at < $3 AND ends_at IS NOT NULL"
+					   " AND status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])",
+					   3, types, args, count);
+}
+
+/* Sorted by start, and the longest of them. */
+static int64
+sort_busy(Busy *busy, int count)
+{
+	int64		longest = 0;
+
+	qsort(busy, count, sizeof(Busy), busy_by_start);
+	for (int i = 0; i < count; i++)
+		longest = Max(longest, busy[i].to - busy[i].from);
+	return longest;
 }
 
 static int
@@ -144,15 +212,6 @@ peak_overlap(const Busy *busy, int count, int64 longest, TimestampTz from, Times
 	return peak;
 }
 
-/* Midnight of a wall-clock time's day (also before 2000, where it is negative). */
-static Timestamp
-start_of_day(Timestamp wall)
-{
-	Timestamp	day = wall / USECS_PER_DAY * USECS_PER_DAY;
-
-	return day > wall ? day - USECS_PER_DAY : day;
-}
-
 static bool
 in_working_hours(const WeekSchedule *week, TimestampTz from, TimestampTz to, pg_tz *tz)
 {
@@ -186,33 +245,99 @@ in_closure(List *closures, TimestampTz from, TimestampTz to, pg_tz *tz)
 	return false;
 }
 
-Datum
-reflexo_free_slots_between(PG_FUNCTION_ARGS)
+static TimestampTz
+later_by(TimestampTz t, Interval *span)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		calendar_id = PG_GETARG_INT64(0);
-	TimestampTz from = PG_GETARG_TIMESTAMPTZ(1);
-	TimestampTz to = PG_GETARG_TIMESTAMPTZ(2);
-	int64		duration = interval_usecs(PG_GETARG_INTERVAL_P(3), "duration");
-	int64		step = interval_usecs(PG_GETARG_INTERVAL_P(4), "step");
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(t),
+												   IntervalPGetDatum(span)));
+}
+
+/* What a candidate slot is checked against. */
+typedef struct SlotRules
+{
 	CalendarRow calendar;
 	LocationRow location;
 	const WeekSchedule *week;
 	pg_tz	   *tz;
-	Busy	   *busy;
+	TimestampTz earliest;		/* minimum notice */
+	TimestampTz latest;			/* booking horizon */
+	Busy	   *busy;			/* the calendar's, widened by its buffers */
 	int			nbusy;
-	int64		longest = 0;
-	List	   *closures;
+	int64		longest;
+	Busy	   *day_starts;		/* for appointments per day */
+	int			nday_starts;
+	List	   *closures;		/* the location's, the calendar's and the therapist's */
+	bool		has_therapist;
+	bool		therapist_hours;
+	TherapistRow therapist;
+	Busy	   *therapist_busy;
+	int			ntherapist_busy;
+	int64		therapist_longest;
+} SlotRules;
+
+static bool
+slot_is_free(const SlotRules *r, TimestampTz start, TimestampTz end)
+{
+	if (start < r->earliest || start > r->latest)
+		return false;
+	if (!in_working_hours(r->week, start, end, r->tz) ||
+		(r->therapist_hours && !in_working_hours(&r->therapist.hours, start, end, r->tz)) ||
+		in_closure(r->closures, start, end, r->tz))
+		return false;
+	if (peak_overlap(r->busy, r->nbusy, r->longest, start - r->calendar.buffer_before,
+					 end + r->calendar.buffer_after) >= r->calendar.capacity)
+		return false;
+	if (r->calendar.max_per_day > 0)
+	{
+		TimestampTz day_from,
+					day_to;
+
+		local_day_bounds(start, r->tz, &day_from, &day_to);
+		if (first_starting_from(r->day_starts, r->nday_starts, day_to) -
+			first_starting_from(r->day_starts, r->nday_starts, day_from) >= r->calendar.max_per_day)
+			return false;
+	}
+	return !r->has_therapist ||
+		peak_overlap(r->therapist_busy, r->ntherapist_busy, r->therapist_longest, start, end) == 0;
+}
+
+Datum
+reflexo_free_slots_between(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		calendar_id;
+	TimestampTz from,
+				to,
+				now = GetCurrentTransactionStartTimestamp();
+	int64		duration,
+				step,
+				reach;
+	text	   *therapist = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
+	SlotRules	r = {0};
 	Timestamp	first_day,
 				last_day;
+	TimestampTz day_from,
+				day_to,
+				unused;
 
+	for (int i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+		{
+			InitMaterializedSRF(fcinfo, 0);
+			return (Datum) 0;	/* as a strict function would answer */
+		}
+	calendar_id = PG_GETARG_INT64(0);
+	from = PG_GETARG_TIMESTAMPTZ(1);
+	to = PG_GETARG_TIMESTAMPTZ(2);
+	duration = interval_usecs(PG_GETARG_INTERVAL_P(3), "duration");
+	step = interval_usecs(PG_GETARG_INTERVAL_P(4), "step");
 	if (TIMESTAMP_NOT_FINITE(from) || TIMESTAMP_NOT_FINITE(to) || to <= from || to - from > MAX_RANGE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the range of free slots must be finite, non-empty and at most 366 days"),
 				 errdetail("It runs from %s to %s.", instant_text(from), instant_text(to)),
 				 errhint("Ask for a shorter range, e.g. one week.")));
-	if (!fetch_calendar(calendar_id, &calendar) || !fetch_location(calendar.location_id, &location))
+	if (!fetch_calendar(calendar_id, &r.calendar) || !fetch_location(r.calendar.location_id, &r.location))
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("calendar %lld does not exist", (long long) calendar_id),
@@ -220,26 +345,46 @@ reflexo_free_slots_between(PG_FUNCTION_ARGS)
 				 errhint("reflexo.calendars lists the calendars.")));
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (!calendar.is_active || !location.is_active)
+	if (!r.calendar.is_active || !r.location.is_active)
 		return (Datum) 0;		/* nothing is bookable */
 
-	week = calendar.has_hours ? &calendar.hours : &location.hours;
-	tz = find_time_zone(location.time_zone);
-	busy = fetch_busy(calendar_id, location.id, from, to, &nbusy);
-	qsort(busy, nbusy, sizeof(Busy), busy_by_start);
-	for (int i = 0; i < nbusy; i++)
-		longest = Max(longest, busy[i].to - busy[i].from);
-	first_day = start_of_day(to_wall_clock(from, tz)) - USECS_PER_DAY;
-	last_day = start_of_day(to_wall_clock(to, tz)) + USECS_PER_DAY;
-	closures = fetch_closures(location.id, calendar_id, first_day, last_day + USECS_PER_DAY);
+	r.week = r.calendar.has_hours ? &r.calendar.hours : &r.location.hours;
+	r.tz = find_time_zone(r.location.time_zone);
+	r.earliest = interval_is_zero(&r.calendar.min_notice) ? DT_NOBEGIN : later_by(now, &r.calendar.min_notice);
+	r.latest = r.calendar.has_horizon ? later_by(now, &r.calendar.horizon) : DT_NOEND;
+	reach = r.calendar.buffer_before + r.calendar.buffer_after;
+	r.busy = fetch_busy(calendar_id, r.location.id, from - reach, to + reach, &r.nbusy);
+	for (int i = 0; i < r.nbusy; i++)
+	{
+		r.busy[i].from -= r.calendar.buffer_before;
+		r.busy[i].to += r.calendar.buffer_after;
+	}
+	r.longest = sort_busy(r.busy, r.nbusy);
+	first_day = wall_start_of_day(to_wall_clock(from, r.tz)) - USECS_PER_DAY;
+	last_day = wall_start_of_day(to_wall_clock(to, r.tz)) + USECS_PER_DAY;
+	if (r.calendar.max_per_day > 0)
+	{
+		local_day_bounds(from, r.tz, &day_from, &unused);
+		local_day_bounds(to, r.tz, &unused, &day_to);
+		r.day_starts = fetch_day_starts(calendar_id, day_from, day_to, &r.nday_starts);
+		(void) sort_busy(r.day_starts, r.nday_starts);
+	}
+	if (therapist)
+	{
+		r.has_therapist = true;
+		r.therapist_hours = fetch_therapist(r.location.id, therapist, &r.therapist) && r.therapist.has_hours;
+		r.therapist_busy = fetch_therapist_busy(r.location.id, therapist, from, to, &r.ntherapist_busy);
+		r.therapist_longest = sort_busy(r.therapist_busy, r.ntherapist_busy);
+	}
+	r.closures = fetch_closures(r.location.id, calendar_id, therapist, first_day, last_day + USECS_PER_DAY);
 
 	for (Timestamp day = first_day; day <= last_day; day += USECS_PER_DAY)
 	{
 		int			dow = wall_day_of_week(day);
 
-		for (int i = 0; i < week->count[dow]; i++)
+		for (int i = 0; i < r.week->count[dow]; i++)
 		{
-			const WsInterval *iv = &week->intervals[dow][i];
+			const WsInterval *iv = &r.week->intervals[dow][i];
 			Timestamp	close = day + (int64) iv->close * USECS_PER_MINUTE;
 
 			for (Timestamp wall = day + (int64) iv->open * USECS_PER_MINUTE; wall + duration <= close; wall += step)
@@ -249,11 +394,8 @@ reflexo_free_slots_between(PG_FUNCTION_ARGS)
 				bool		nulls[2] = {false, false};
 
 				CHECK_FOR_INTERRUPTS();
-				if (!from_wall_clock(wall, tz, &start) || start < from || start + duration > to)
-					continue;
-				if (!in_working_hours(week, start, start + duration, tz) ||
-					in_closure(closures, start, start + duration, tz) ||
-					peak_overlap(busy, nbusy, longest, start, start + duration) >= calendar.capacity)
+				if (!from_wall_clock(wall, r.tz, &start) || start < from || start + duration > to ||
+					!slot_is_free(&r, start, start + duration))
 					continue;
 				values[0] = TimestampTzGetDatum(start);
 				values[1] = TimestampTzGetDatum(start + duration);

@@ -6,9 +6,13 @@
  *   calendar unknown, inactive or of another location   23503
  *   ends at or before it starts; shorter than minimum   23514
  *   or longer than maximum
- *   outside open hours or inside a closure (local time)  23514
- *   over the calendar's capacity, or therapist busy      23P01 (40001 if
- *                                                        only a rival the
+ *   staff booking a time already past                     23514
+ *   inside the calendar's minimum notice, or beyond its   23514
+ *   booking horizon
+ *   outside the calendar's or the therapist's working     23514
+ *   hours, in a closure or the therapist's time off
+ *   over the calendar's capacity (buffers included), its  23P01 (40001 if
+ *   appointments per day, or therapist busy              only a rival the
  *                                                        snapshot can't see)
  *
  * Local changes in flexible mode turn the hours and overlap rules into
@@ -35,6 +39,7 @@
 #include "local_time.h"
 #include "reflexo.h"
 #include "utils/array.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
 #include "validation_stats.h"
@@ -67,6 +72,8 @@ typedef struct Booking
 	TimestampTz ends_at;
 	LocationRow location;
 	CalendarRow calendar;
+	bool		has_therapist_row;	/* the location lists the therapist */
+	TherapistRow therapist_row;
 	pg_tz	   *tz;
 	bool		flags[NUM_VALIDATION_KINDS];
 } Booking;
@@ -398,51 +405,162 @@ flexible_hint(Enforcement how, const char *strict_hint)
 	return how == ENFORCE_REJECT ? strict_hint : _("The appointment was stored and flagged.");
 }
 
-/* Inside the calendar's (else location's) open hours and outside closures. */
+/* A setting's length for messages: "2 days", "1 month", "36 hours"... */
+static char *
+span_text(const Interval *span)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	if (span->month != 0)
+		appendStringInfo(&out, ngettext("%d month", "%d months", span->month), span->month);
+	if (span->day != 0)
+		appendStringInfo(&out, "%s%s", out.len ? " " : "",
+						 psprintf(ngettext("%d day", "%d days", span->day), span->day));
+	if (span->time != 0 || out.len == 0)
+		appendStringInfo(&out, "%s%s", out.len ? " " : "", interval_text(span->time));
+	return out.data;
+}
+
+static TimestampTz
+later_by(TimestampTz t, const Interval *span)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(t),
+												   IntervalPGetDatum(span)));
+}
+
+static bool
+interval_is_zero(const Interval *span)
+{
+	return span->month == 0 && span->day == 0 && span->time == 0;
+}
+
+/*
+ * When a local booking may start: not in the past for staff (an admin may
+ * record what happened), and within the calendar's minimum notice and
+ * booking horizon (GHL allowBookingAfter and allowBookingFor), counted from
+ * the transaction's start.  GHL's own bookings are only flagged.
+ */
+static void
+check_booking_window(Booking *b, Enforcement how)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	const CalendarRow *cal = &b->calendar;
+	char	   *when;
+
+	when = psprintf(_("It starts %s %s (%s); it is now %s %s."),
+					local_date(b, b->starts_at), local_hhmm(b, b->starts_at), b->location.time_zone,
+					local_date(b, now), local_hhmm(b, now));
+	if (b->starts_at < now && !b->from_ghl && api_request_is_staff())
+	{
+		count_validation(VALIDATION_IN_PAST, true);
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("the appointment starts in the past"),
+				 errdetail_internal("%s", when),
+				 errhint("Book a time from now on; an admin can record a past appointment."),
+				 errtableconstraint(b->rel, "appointments_not_in_past")));
+	}
+	if (!interval_is_zero(&cal->min_notice) && b->starts_at < later_by(now, &cal->min_notice))
+		report(b, how, VALIDATION_TOO_SOON, ERRCODE_CHECK_VIOLATION, "appointments_min_notice",
+			   psprintf(_("calendar \"%s\" needs %s notice"), cal->name, span_text(&cal->min_notice)),
+			   when,
+			   flexible_hint(how, _("Choose a later time, or lower the calendar's minimum notice in GHL.")));
+	if (cal->has_horizon && b->starts_at > later_by(now, &cal->horizon))
+		report(b, how, VALIDATION_TOO_FAR, ERRCODE_CHECK_VIOLATION, "appointments_booking_horizon",
+			   psprintf(_("calendar \"%s\" takes bookings at most %s ahead"), cal->name,
+						span_text(&cal->horizon)),
+			   when,
+			   flexible_hint(how, _("Choose an earlier time, or widen the calendar's booking window in GHL.")));
+}
+
+/*
+ * Inside a week's working hours: the calendar's (else the location's), or
+ * the therapist's when therapist_name is given.
+ */
+static void
+check_week(Booking *b, Enforcement how, const WeekSchedule *week, const char *therapist_name)
+{
+	WallWalker	walker;
+	WallSpan	span;
+	Timestamp	gap;
+
+	wall_walker_init(&walker, b->starts_at, b->ends_at, b->tz);
+	while (wall_walker_next(&walker, &span))
+	{
+		int			dow;
+		char		hours[WS_TEXT_MAX];
+		char	   *when;
+		const char *day;
+
+		if (week_covers(week, &span, &gap))
+			continue;
+		dow = wall_day_of_week(gap);
+		day = _(ws_day_name(dow));
+		ws_format_day(week, dow, hours, sizeof(hours));
+		when = psprintf(_("The appointment runs %s %s-%s (%s)."),
+						local_date(b, b->starts_at), local_hhmm(b, b->starts_at),
+						local_hhmm(b, b->ends_at), b->location.time_zone);
+		if (therapist_name)
+			report(b, how, VALIDATION_OUTSIDE_HOURS, ERRCODE_CHECK_VIOLATION,
+				   "appointments_within_therapist_hours",
+				   hours[0]
+				   ? psprintf(_("outside the therapist's working hours: %s %s"), day, hours)
+				   : psprintf(_("the therapist does not work on %s"), day),
+				   hours[0]
+				   ? psprintf(_("%s Therapist %s works on %s %s."), when, therapist_name, day, hours)
+				   : psprintf(_("%s Therapist %s does not work on %s."), when, therapist_name, day),
+				   flexible_hint(how, _("Choose a time inside the therapist's hours, or another therapist.")));
+		else
+			report(b, how, VALIDATION_OUTSIDE_HOURS, ERRCODE_CHECK_VIOLATION,
+				   "appointments_within_open_hours",
+				   hours[0]
+				   ? psprintf(_("outside working hours: %s %s"), day, hours)
+				   : psprintf(_("outside working hours: closed on %s"), day),
+				   hours[0]
+				   ? psprintf(_("%s Calendar \"%s\" is open on %s %s."), when, b->calendar.name, day, hours)
+				   : psprintf(_("%s Calendar \"%s\" is closed on %s."), when, b->calendar.name, day),
+				   flexible_hint(how, _("Choose a time inside working hours, or set "
+										"reflexo.strict_validation = off to store it flagged.")));
+		return;
+	}
+}
+
+static const char *
+closure_message(const ClosureRow *closure)
+{
+	switch (closure->subject)
+	{
+		case CLOSURE_LOCATION:
+			return psprintf(_("the location is closed: %s"), closure->reason);
+		case CLOSURE_CALENDAR:
+			return psprintf(_("the calendar is closed: %s"), closure->reason);
+		case CLOSURE_THERAPIST:
+			break;
+	}
+	return psprintf(_("the therapist is away: %s"), closure->reason);
+}
+
+/*
+ * Inside the calendar's (else location's) open hours and the therapist's,
+ * and outside closures and the therapist's time off.
+ */
 static void
 check_hours(Booking *b, Enforcement how)
 {
-	const WeekSchedule *week = b->calendar.has_hours ? &b->calendar.hours : &b->location.hours;
 	WallWalker	walker;
 	WallSpan	span;
 	List	   *closures;
 	Timestamp	first = to_wall_clock(b->starts_at, b->tz);
 	Timestamp	last = to_wall_clock(b->ends_at, b->tz);
-	bool		hours_reported = false;
 
-	wall_walker_init(&walker, b->starts_at, b->ends_at, b->tz);
-	while (!hours_reported && wall_walker_next(&walker, &span))
-	{
-		Timestamp	gap;
-
-		if (!week_covers(week, &span, &gap))
-		{
-			int			dow = wall_day_of_week(gap);
-			char		hours[WS_TEXT_MAX];
-			char	   *when;
-
-			ws_format_day(week, dow, hours, sizeof(hours));
-			when = psprintf(_("The appointment runs %s %s-%s (%s)."),
-							local_date(b, b->starts_at), local_hhmm(b, b->starts_at),
-							local_hhmm(b, b->ends_at), b->location.time_zone);
-			report(b, how, VALIDATION_OUTSIDE_HOURS, ERRCODE_CHECK_VIOLATION,
-				   "appointments_within_open_hours",
-				   hours[0]
-				   ? psprintf(_("outside working hours: %s %s"), _(ws_day_name(dow)), hours)
-				   : psprintf(_("outside working hours: closed on %s"), _(ws_day_name(dow))),
-				   hours[0]
-				   ? psprintf(_("%s Calendar \"%s\" is open on %s %s."), when, b->calendar.name,
-							  _(ws_day_name(dow)), hours)
-				   : psprintf(_("%s Calendar \"%s\" is closed on %s."), when, b->calendar.name,
-							  _(ws_day_name(dow))),
-				   flexible_hint(how, _("Choose a time inside working hours, or set "
-										"reflexo.strict_validation = off to store it flagged.")));
-			hours_reported = true;
-		}
-	}
+	check_week(b, how, b->calendar.has_hours ? &b->calendar.hours : &b->location.hours, NULL);
+	if (b->has_therapist_row && b->therapist_row.has_hours)
+		check_week(b, how, &b->therapist_row.hours,
+				   b->therapist_row.name[0] ? b->therapist_row.name : text_to_cstring(b->therapist));
 
 	/* the wall-clock range spanned, widened by an hour for DST repeats */
-	closures = fetch_closures(b->location_id, b->calendar_id,
+	closures = fetch_closures(b->location_id, b->calendar_id, b->therapist,
 							  Min(first, last) - USECS_PER_HOUR, Max(first, last) + USECS_PER_HOUR);
 	if (closures == NIL)
 		return;
@@ -462,9 +580,7 @@ check_hours(Booking *b, Enforcement how)
 			from = DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(closure->closed_from)));
 			until = DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(closure->closed_until)));
 			report(b, how, VALIDATION_CLOSURE, ERRCODE_CHECK_VIOLATION, "appointments_not_in_closure",
-				   closure->whole_location
-				   ? psprintf(_("the location is closed: %s"), closure->reason)
-				   : psprintf(_("the calendar is closed: %s"), closure->reason),
+				   closure_message(closure),
 				   psprintf(_("Closed from %s until %s (%s)."), from, until, b->location.time_zone),
 				   flexible_hint(how, _("Choose another day, or set reflexo.strict_validation = off "
 										"to store it flagged.")));
@@ -499,12 +615,17 @@ check_overlap(Booking *b, Enforcement how)
 		.therapist = b->therapist,
 		.starts_at = b->starts_at,
 		.ends_at = b->ends_at,
+		.buffer_before = b->calendar.buffer_before,
+		.buffer_after = b->calendar.buffer_after,
+		.max_per_day = b->calendar.max_per_day,
 	};
 	Conflict	conflict;
 	char	   *who;
 	char	   *when;
 	char	   *detail;
 
+	if (request.max_per_day > 0)
+		local_day_bounds(b->starts_at, b->tz, &request.day_from, &request.day_to);
 	lock_booking(&request);
 	find_booking_conflict(&request, &conflict);
 	if (conflict.kind == CONFLICT_NONE)
@@ -517,11 +638,23 @@ check_overlap(Booking *b, Enforcement how)
 	if (strcmp(local_date(b, conflict.starts_at), local_date(b, conflict.ends_at)) != 0)
 		when = psprintf("%s (%s)", local_span(b, conflict.starts_at, conflict.ends_at),
 						b->location.time_zone);
-	if (conflict.kind == CONFLICT_CALENDAR_FULL)
+	if (conflict.kind == CONFLICT_CALENDAR_FULL &&
+		(conflict.ends_at <= b->starts_at || conflict.starts_at >= b->ends_at))
+		detail = psprintf(_("Calendar \"%s\" keeps %s free before and %s after each appointment; "
+							"appointment %lld runs %s."),
+						  b->calendar.name, interval_text(b->calendar.buffer_before),
+						  interval_text(b->calendar.buffer_after), (long long) conflict.id, when);
+	else if (conflict.kind == CONFLICT_CALENDAR_FULL)
 		detail = psprintf(ngettext("Calendar \"%s\" allows %d appointment at a time; appointment %lld runs %s.",
 								   "Calendar \"%s\" allows %d appointments at a time; appointment %lld runs %s.",
 								   b->calendar.capacity),
 						  b->calendar.name, b->calendar.capacity, (long long) conflict.id, when);
+	else if (conflict.kind == CONFLICT_DAY_FULL)
+		detail = psprintf(ngettext("Calendar \"%s\" takes %d appointment a day; %s already has %d.",
+								   "Calendar \"%s\" takes %d appointments a day; %s already has %d.",
+								   b->calendar.max_per_day),
+						  b->calendar.name, b->calendar.max_per_day, local_date(b, b->starts_at),
+						  conflict.day_count);
 	else
 		detail = psprintf(_("Therapist %s already has appointment %lld at %s in this location."),
 						  text_to_cstring(b->therapist), (long long) conflict.id, when);
@@ -533,8 +666,17 @@ check_overlap(Booking *b, Enforcement how)
 				 errdetail_internal("%s %s", detail,
 									_("It was committed after this transaction's snapshot was taken.")),
 				 errhint("Retry the transaction."),
-				 errtableconstraint(b->rel, "appointments_no_overlap")));
+				 errtableconstraint(b->rel, conflict.kind == CONFLICT_DAY_FULL ?
+									"appointments_max_per_day" : "appointments_no_overlap")));
 
+	if (conflict.kind == CONFLICT_DAY_FULL)
+	{
+		report(b, how, VALIDATION_DAY_FULL, ERRCODE_EXCLUSION_VIOLATION, "appointments_max_per_day",
+			   psprintf(_("calendar \"%s\" is full on %s"), b->calendar.name, local_date(b, b->starts_at)),
+			   detail,
+			   flexible_hint(how, _("Choose another day or calendar.")));
+		return;
+	}
 	report(b, how, VALIDATION_OVERLAP, ERRCODE_EXCLUSION_VIOLATION, "appointments_no_overlap",
 		   psprintf(_("schedule conflict with: %s (%s)"), who,
 					local_span(b, conflict.starts_at, conflict.ends_at)),
@@ -653,9 +795,12 @@ appointment_guard(PG_FUNCTION_ARGS)
 		return edited(rel, tuple, &edit);	/* NOT NULL will reject it */
 
 	check_calendar(&b);
+	if (b.therapist)
+		b.has_therapist_row = fetch_therapist(b.location_id, b.therapist, &b.therapist_row);
 	how = enforcement_for(&b);
 	if (check_duration(&b))
 	{
+		check_booking_window(&b, how);
 		check_hours(&b, how);
 		check_overlap(&b, how);
 	}

@@ -97,6 +97,29 @@ from_wall_clock(Timestamp wall, pg_tz *tz, TimestampTz *instant)
 	return to_wall_clock(*instant, tz) == wall;
 }
 
+/* Midnight of a wall-clock time's day (also before 2000, where it is negative). */
+Timestamp
+wall_start_of_day(Timestamp wall)
+{
+	Timestamp	day = wall / USECS_PER_DAY * USECS_PER_DAY;
+
+	return day > wall ? day - USECS_PER_DAY : day;
+}
+
+/*
+ * The instants at which the local day of instant begins and ends.  A
+ * midnight skipped by DST is taken as the offset before the change gives it,
+ * which is when the day really begins.
+ */
+void
+local_day_bounds(TimestampTz instant, pg_tz *tz, TimestampTz *from, TimestampTz *to)
+{
+	Timestamp	day = wall_start_of_day(to_wall_clock(instant, tz));
+
+	(void) from_wall_clock(day, tz, from);
+	(void) from_wall_clock(day + USECS_PER_DAY, tz, to);
+}
+
 void
 wall_walker_init(WallWalker *walker, TimestampTz start, TimestampTz end, pg_tz *tz)
 {

@@ -36,6 +36,8 @@ extern void wall_walker_init(WallWalker *walker, TimestampTz start, TimestampTz 
 extern bool wall_walker_next(WallWalker *walker, WallSpan *span);
 extern bool week_covers(const WeekSchedule *week, const WallSpan *span, Timestamp *gap);
 extern int	wall_day_of_week(Timestamp wall);
+extern Timestamp wall_start_of_day(Timestamp wall);
+extern void local_day_bounds(TimestampTz instant, pg_tz *tz, TimestampTz *from, TimestampTz *to);
 extern void format_wall_time(Timestamp wall, char *buf, size_t size);
 extern void format_wall_date(Timestamp wall, char *buf, size_t size);
 extern char *instant_text(TimestampTz instant);

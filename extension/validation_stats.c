@@ -19,7 +19,8 @@
 PG_FUNCTION_INFO_V1(validation_error_counts);
 
 const char *const validation_kind_names[NUM_VALIDATION_KINDS] = {
-	"overlap", "outside_hours", "closure", "too_short", "too_long", "calendar_unavailable"
+	"overlap", "outside_hours", "closure", "too_short", "too_long", "calendar_unavailable",
+	"too_soon", "too_far", "day_full", "in_past"
 };
 
 typedef struct ValidationCounters

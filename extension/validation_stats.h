@@ -18,6 +18,10 @@ typedef enum ValidationKind
 	VALIDATION_TOO_SHORT,
 	VALIDATION_TOO_LONG,
 	VALIDATION_CALENDAR_UNAVAILABLE,
+	VALIDATION_TOO_SOON,		/* inside the calendar's minimum notice */
+	VALIDATION_TOO_FAR,			/* beyond its booking horizon */
+	VALIDATION_DAY_FULL,		/* its appointments per day reached */
+	VALIDATION_IN_PAST,			/* staff booking the past: always refused, never stored */
 	NUM_VALIDATION_KINDS
 } ValidationKind;
 

@@ -4,8 +4,9 @@
 CREATE FUNCTION reflexo.appointment_guard() RETURNS trigger
   AS 'MODULE_PATHNAME', 'appointment_guard' LANGUAGE C;
 COMMENT ON FUNCTION reflexo.appointment_guard() IS
-  'Enforces the booking rules on appointments: calendar available (23503), duration and working hours '
-  '(23514), capacity and therapist overlap (23P01, or 40001 when the rival committed after the snapshot). '
+  'Enforces the booking rules on appointments: calendar available (23503), duration, notice, horizon, the past for '
+  'staff, working hours of calendar and therapist, closures and time off (23514), capacity with buffers, appointments '
+  'per day and therapist overlap (23P01, or 40001 when the rival committed after the snapshot). '
   'Race-free at every isolation level.';
 
 CREATE TRIGGER appointments_guard
@@ -27,3 +28,6 @@ CREATE TRIGGER closures_touch BEFORE UPDATE ON reflexo.closures
 COMMENT ON TRIGGER locations_touch ON reflexo.locations IS 'Maintains updated_at.';
 COMMENT ON TRIGGER calendars_touch ON reflexo.calendars IS 'Maintains updated_at.';
 COMMENT ON TRIGGER closures_touch ON reflexo.closures IS 'Maintains updated_at.';
+CREATE TRIGGER therapists_touch BEFORE UPDATE ON reflexo.therapists
+  FOR EACH ROW EXECUTE FUNCTION reflexo.touch_updated_at();
+COMMENT ON TRIGGER therapists_touch ON reflexo.therapists IS 'Maintains updated_at.';

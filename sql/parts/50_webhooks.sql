@@ -352,6 +352,23 @@ COMMENT ON FUNCTION reflexo.retry_ignored_webhooks(pg_catalog.text) IS
 
 -- ---------------------------------------------------------- calendar sync
 
+CREATE FUNCTION reflexo.ghl_span(amount pg_catalog.jsonb, unit pg_catalog.text, default_unit pg_catalog.text)
+  RETURNS pg_catalog.interval
+  LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT CASE WHEN jsonb_typeof(amount) IS DISTINCT FROM 'number' OR (amount #>> '{}')::numeric <= 0
+                THEN interval '0'
+                ELSE least((amount #>> '{}')::numeric, 100000)
+                     * CASE coalesce(unit, default_unit)
+                         WHEN 'mins' THEN interval '1 minute' WHEN 'hours' THEN interval '1 hour'
+                         WHEN 'days' THEN interval '1 day' WHEN 'weeks' THEN interval '7 days'
+                         WHEN 'months' THEN interval '1 month' ELSE interval '0' END END
+  $$;
+COMMENT ON FUNCTION reflexo.ghl_span(pg_catalog.jsonb, pg_catalog.text, pg_catalog.text) IS
+  'A GHL calendar setting as an interval: an amount (a JSON number) in mins, hours, days, weeks or months; '
+  '0 when absent, not positive or in an unknown unit.';
+
 CREATE FUNCTION reflexo.upsert_ghl_calendars(ghl_location_id pg_catalog.text, calendars pg_catalog.jsonb,
                                              complete pg_catalog.bool DEFAULT true)
   RETURNS TABLE (calendar_id pg_catalog.int8, ghl_calendar_id pg_catalog.text, action pg_catalog.text)
@@ -389,7 +406,8 @@ CREATE FUNCTION reflexo.upsert_ghl_calendars(ghl_location_id pg_catalog.text, ca
           USING ERRCODE = 'invalid_parameter_value';
       END IF;
       INSERT INTO reflexo.calendars AS c (location_id, ghl_calendar_id, name, description, is_active, capacity,
-                                          open_hours, slot_duration)
+                                          open_hours, slot_duration, buffer_before, buffer_after, min_notice,
+                                          booking_horizon, max_per_day)
       VALUES (loc.id, item ->> 'id', item ->> 'name', coalesce(item ->> 'description', ''),
               coalesce((item ->> 'isActive')::bool, true),
               greatest(1, least(1000, coalesce((item ->> 'appoinmentPerSlot')::numeric::int, 1))),
@@ -397,17 +415,39 @@ CREATE FUNCTION reflexo.upsert_ghl_calendars(ghl_location_id pg_catalog.text, ca
                    THEN (item -> 'openHours')::reflexo.open_hours END,
               make_interval(mins => greatest(1, least(1440,
                 coalesce((item ->> 'slotDuration')::numeric, 30)
-                * CASE item ->> 'slotDurationUnit' WHEN 'hours' THEN 60 ELSE 1 END))::int))
+                * CASE item ->> 'slotDurationUnit' WHEN 'hours' THEN 60 ELSE 1 END))::int),
+              least(reflexo.ghl_span(item -> 'preBuffer', item ->> 'preBufferUnit', 'mins'), '1 day'),
+              least(reflexo.ghl_span(item -> 'slotBuffer', item ->> 'slotBufferUnit', 'mins'), '1 day'),
+              least(reflexo.ghl_span(item -> 'allowBookingAfter', item ->> 'allowBookingAfterUnit', 'hours'),
+                    '1 year'),
+              nullif(least(reflexo.ghl_span(item -> 'allowBookingFor', item ->> 'allowBookingForUnit', 'days'),
+                           '10 years'), '0'),
+              CASE WHEN jsonb_typeof(item -> 'appoinmentPerDay') = 'number'
+                    AND (item ->> 'appoinmentPerDay')::numeric >= 1
+                   THEN least((item ->> 'appoinmentPerDay')::numeric, 10000)::int END)
       ON CONFLICT ON CONSTRAINT calendars_ghl_calendar_id_key DO UPDATE
         SET name = EXCLUDED.name, description = EXCLUDED.description, is_active = EXCLUDED.is_active,
-            capacity = EXCLUDED.capacity, open_hours = EXCLUDED.open_hours, slot_duration = EXCLUDED.slot_duration
+            capacity = EXCLUDED.capacity, open_hours = EXCLUDED.open_hours, slot_duration = EXCLUDED.slot_duration,
+            buffer_before = EXCLUDED.buffer_before, buffer_after = EXCLUDED.buffer_after,
+            min_notice = EXCLUDED.min_notice, booking_horizon = EXCLUDED.booking_horizon,
+            max_per_day = EXCLUDED.max_per_day
       RETURNING * INTO after;
+      -- the calendar's team members are the location's therapists
+      INSERT INTO reflexo.therapists (location_id, ghl_user_id)
+        SELECT DISTINCT loc.id, m ->> 'userId'
+          FROM jsonb_array_elements(CASE WHEN jsonb_typeof(item -> 'teamMembers') = 'array'
+                                         THEN item -> 'teamMembers' ELSE '[]' END) m
+         WHERE nullif(m ->> 'userId', '') IS NOT NULL
+        ON CONFLICT DO NOTHING;
       calendar_id := after.id;
       ghl_calendar_id := after.ghl_calendar_id;
       action := CASE WHEN before.id IS NULL THEN 'created'
-                     WHEN (before.name, before.description, before.is_active, before.capacity, before.slot_duration)
+                     WHEN (before.name, before.description, before.is_active, before.capacity, before.slot_duration,
+                           before.buffer_before, before.buffer_after, before.min_notice, before.booking_horizon,
+                           before.max_per_day)
                           IS DISTINCT FROM (after.name, after.description, after.is_active, after.capacity,
-                                            after.slot_duration)
+                                            after.slot_duration, after.buffer_before, after.buffer_after,
+                                            after.min_notice, after.booking_horizon, after.max_per_day)
                           OR before.open_hours::text IS DISTINCT FROM after.open_hours::text
                      THEN 'updated' ELSE 'unchanged' END;
       before := NULL;
@@ -427,5 +467,7 @@ CREATE FUNCTION reflexo.upsert_ghl_calendars(ghl_location_id pg_catalog.text, ca
   $$;
 COMMENT ON FUNCTION reflexo.upsert_ghl_calendars(pg_catalog.text, pg_catalog.jsonb, pg_catalog.bool) IS
   'Creates or updates a location''s calendars from GHL''s calendar list (openHours -> open_hours, '
-  'appoinmentPerSlot -> capacity, slotDuration -> slot_duration). With complete, calendars missing from the list '
+  'appoinmentPerSlot -> capacity, slotDuration -> slot_duration, preBuffer/slotBuffer -> buffer_before/after, '
+  'allowBookingAfter -> min_notice, allowBookingFor -> booking_horizon, appoinmentPerDay -> max_per_day) and '
+  'lists their team members as the location''s therapists. With complete, calendars missing from the list '
   'are deactivated, never deleted. Then applies webhooks that were waiting for these calendars.';

@@ -20,7 +20,7 @@ CREATE VIEW api.citas AS
          (a.starts_at AT TIME ZONE l.timezone)::pg_catalog.date AS fecha,
          a.location_id, l.ghl_location_id, a.calendar_id,
          a.ghl_appointment_id, a.sync_state, a.origin, a.validation_flags,
-         a.created_at, a.updated_at, a.sync_error, a.synced_at
+         a.created_at, a.updated_at, a.sync_error, a.synced_at, a.series_id
     FROM reflexo.appointments a
     JOIN reflexo.calendars c ON c.id = a.calendar_id
     JOIN reflexo.locations l ON l.id = a.location_id;
@@ -132,12 +132,14 @@ CREATE VIEW api.calendars AS
   SELECT c.id, c.ghl_calendar_id, c.name, c.description, l.timezone, c.is_active,
          c.location_id, l.ghl_location_id, c.capacity, c.slot_duration,
          COALESCE(c.open_hours, l.open_hours)::pg_catalog.text AS open_hours,
-         c.id IS NOT DISTINCT FROM l.default_calendar_id AS is_default
+         c.id IS NOT DISTINCT FROM l.default_calendar_id AS is_default,
+         c.buffer_before, c.buffer_after, c.min_notice, c.booking_horizon, c.max_per_day
     FROM reflexo.calendars c
     JOIN reflexo.locations l ON l.id = c.location_id;
 ALTER VIEW api.calendars OWNER TO reflexo_api;
 COMMENT ON VIEW api.calendars IS
-  'Calendars synced from GHL (GET /calendars?ghl_location_id=eq.X); open_hours are the effective working hours.';
+  'Calendars synced from GHL (GET /calendars?ghl_location_id=eq.X); open_hours are the effective working hours; '
+  'buffers, minimum notice, booking horizon and appointments per day are GHL''s booking settings.';
 
 CREATE VIEW api.location_settings AS
   SELECT id, ghl_location_id, name, timezone, is_active, default_calendar_id, open_hours,
@@ -215,29 +217,35 @@ COMMENT ON FUNCTION api.sync_calendars(pg_catalog.int8) IS
 
 CREATE FUNCTION reflexo.free_slots_between(calendar_id pg_catalog.int8, from_time pg_catalog.timestamptz,
                                            to_time pg_catalog.timestamptz, duration pg_catalog.interval,
-                                           step pg_catalog.interval)
+                                           step pg_catalog.interval, therapist pg_catalog.text DEFAULT NULL)
   RETURNS TABLE (starts_at pg_catalog.timestamptz, ends_at pg_catalog.timestamptz)
-  LANGUAGE c STABLE STRICT
+  LANGUAGE c STABLE
   AS 'MODULE_PATHNAME', 'reflexo_free_slots_between';
 COMMENT ON FUNCTION reflexo.free_slots_between(pg_catalog.int8, pg_catalog.timestamptz, pg_catalog.timestamptz,
-                                               pg_catalog.interval, pg_catalog.interval) IS
-  'Bookable slots of duration, starting at working-hours openings and every step after, on the location''s wall clock.';
+                                               pg_catalog.interval, pg_catalog.interval, pg_catalog.text) IS
+  'Bookable slots of duration, starting at working-hours openings and every step after, on the location''s wall '
+  'clock; with therapist (a GHL user id), only those the therapist can also take.';
 
 CREATE FUNCTION reflexo.free_slots(calendar_id pg_catalog.int8, from_time pg_catalog.timestamptz,
-                                   to_time pg_catalog.timestamptz, duration pg_catalog.interval DEFAULT NULL)
+                                   to_time pg_catalog.timestamptz, duration pg_catalog.interval DEFAULT NULL,
+                                   therapist pg_catalog.text DEFAULT NULL)
   RETURNS TABLE (starts_at pg_catalog.timestamptz, ends_at pg_catalog.timestamptz)
   LANGUAGE sql STABLE
   AS $$
     SELECT s.starts_at, s.ends_at
       FROM reflexo.calendars c,
-           reflexo.free_slots_between(c.id, from_time, to_time, COALESCE(duration, c.slot_duration), c.slot_duration) s
+           reflexo.free_slots_between(c.id, from_time, to_time, COALESCE(duration, c.slot_duration), c.slot_duration,
+                                      therapist) s
      WHERE c.id = calendar_id
   $$;
-COMMENT ON FUNCTION reflexo.free_slots(pg_catalog.int8, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval) IS
-  'Bookable slots of a calendar between two instants (duration: the calendar''s slot length unless given).';
+COMMENT ON FUNCTION reflexo.free_slots(pg_catalog.int8, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.interval,
+                                       pg_catalog.text) IS
+  'Bookable slots of a calendar between two instants (duration: the calendar''s slot length unless given), '
+  'for one therapist if given.';
 
 CREATE FUNCTION api.free_slots(calendar_id pg_catalog.text, desde pg_catalog.timestamptz, hasta pg_catalog.timestamptz,
-                               duration_minutes pg_catalog.int4 DEFAULT NULL)
+                               duration_minutes pg_catalog.int4 DEFAULT NULL,
+                               assigned_user_id pg_catalog.text DEFAULT NULL)
   RETURNS TABLE (start_time pg_catalog.timestamptz, end_time pg_catalog.timestamptz)
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
@@ -253,13 +261,17 @@ CREATE FUNCTION api.free_slots(calendar_id pg_catalog.text, desde pg_catalog.tim
     RETURN QUERY
       SELECT s.starts_at, s.ends_at
         FROM reflexo.free_slots_between(cal.id, GREATEST(desde, pg_catalog.now()), hasta,
-               COALESCE(pg_catalog.make_interval(mins => duration_minutes), cal.slot_duration), cal.slot_duration) s;
+               COALESCE(pg_catalog.make_interval(mins => duration_minutes), cal.slot_duration), cal.slot_duration,
+               assigned_user_id) s;
   END
   $$;
-ALTER FUNCTION api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4)
+ALTER FUNCTION api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4,
+                              pg_catalog.text)
   OWNER TO reflexo_api;
-COMMENT ON FUNCTION api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4) IS
-  'GET /rpc/free_slots?calendar_id=X&desde=…&hasta=…[&duration_minutes=N]: bookable slots from now on.';
+COMMENT ON FUNCTION api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4,
+                                   pg_catalog.text) IS
+  'GET /rpc/free_slots?calendar_id=X&desde=…&hasta=…[&duration_minutes=N][&assigned_user_id=U]: bookable slots '
+  'from now on, for one therapist if given.';
 
 -- ---------------------------------------------------------------- metrics and health
 
@@ -452,7 +464,7 @@ GRANT SELECT, INSERT, DELETE ON reflexo.closures TO reflexo_api;
 GRANT EXECUTE ON FUNCTION
     api.cancel_cita(pg_catalog.int8), api.upcoming_citas(pg_catalog.int4),
     api.location_calendars(pg_catalog.int8), api.sync_calendars(pg_catalog.int8),
-    api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4),
+    api.free_slots(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.int4, pg_catalog.text),
     api.metrics(), api.metrics_ghl(), api.metrics_webhooks(), api.health(),
     api.change_password(pg_catalog.text, pg_catalog.text),
     api.retry_sync(pg_catalog.int8), api.retry_failed_syncs(pg_catalog.int8),
@@ -486,4 +498,4 @@ BEGIN
 END
 $$;
 GRANT EXECUTE ON FUNCTION reflexo.free_slots_between(pg_catalog.int8, pg_catalog.timestamptz,
-    pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.interval) TO reflexo_api;
+    pg_catalog.timestamptz, pg_catalog.interval, pg_catalog.interval, pg_catalog.text) TO reflexo_api;

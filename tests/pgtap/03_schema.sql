@@ -10,7 +10,7 @@ SELECT has_table('reflexo', 'closures', 'closures exist');
 SELECT columns_are('reflexo', 'appointments', ARRAY[
   'id', 'location_id', 'calendar_id', 'ghl_appointment_id', 'contact_id', 'assigned_user_id', 'title',
   'notes', 'status', 'starts_at', 'ends_at', 'sync_state', 'origin', 'validation_flags', 'local_changed_at',
-  'ghl_updated_at', 'created_at', 'updated_at', 'sync_error', 'synced_at'], 'appointments have the columns of the design');
+  'ghl_updated_at', 'created_at', 'updated_at', 'sync_error', 'synced_at', 'series_id'], 'appointments have the columns of the design');
 SELECT enum_has_labels('reflexo', 'appointment_status',
   ARRAY['scheduled', 'confirmed', 'cancelled', 'showed', 'noshow', 'invalid'], 'appointment statuses');
 SELECT enum_has_labels('reflexo', 'sync_state', ARRAY['pending', 'synced', 'failed'], 'sync states');

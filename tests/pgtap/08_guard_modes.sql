@@ -50,7 +50,7 @@ SELECT is((SELECT validation_flags FROM reflexo.appointments WHERE title = 'Desd
 CREATE FUNCTION pg_temp.book_as(role text, claims jsonb, title text) RETURNS jsonb LANGUAGE sql AS $$
   SELECT pg_temp.api(role, claims, format(
     'INSERT INTO api.citas (ghl_calendar_id, title, start_time, end_time)
-     VALUES (''cal-fisio'', %L, ''2026-03-12 21:00-05'', ''2026-03-12 21:30-05'') RETURNING validation_flags', title))
+     VALUES (''cal-fisio'', %L, ''2037-03-12 21:00-05'', ''2037-03-12 21:30-05'') RETURNING validation_flags', title))
 $$;
 SET LOCAL reflexo.strict_validation = off;
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book_as('reflexo_staff', pg_temp.lima(), 'Tarde staff')$$) - 'detail' - 'constraint',

@@ -6,14 +6,14 @@ SELECT plan(18);
 -- POST /citas with the Django service's body
 SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), $$
   INSERT INTO api.citas (title, contact_id, ghl_calendar_id, start_time, end_time, notes, assigned_user_id)
-  VALUES ('Consulta Fisioterapia', 'ghl_contact_123', 'cal-fisio', '2026-03-10T14:00:00-05:00',
-          '2026-03-10T15:00:00-05:00', 'Notas de la cita', 'user_789') RETURNING *$$) -> 0 AS cita \gset
+  VALUES ('Consulta Fisioterapia', 'ghl_contact_123', 'cal-fisio', '2037-03-10T14:00:00-05:00',
+          '2037-03-10T15:00:00-05:00', 'Notas de la cita', 'user_789') RETURNING *$$) -> 0 AS cita \gset
 SELECT is((:'cita'::jsonb) - '{id,created_at,updated_at}'::text[],
           '{"title": "Consulta Fisioterapia", "contact_id": "ghl_contact_123", "ghl_calendar_id": "cal-fisio",
-            "start_time": "2026-03-10T19:00:00+00:00", "end_time": "2026-03-10T20:00:00+00:00",
-            "notes": "Notas de la cita", "assigned_user_id": "user_789", "status": "scheduled", "fecha": "2026-03-10",
+            "start_time": "2037-03-10T19:00:00+00:00", "end_time": "2037-03-10T20:00:00+00:00",
+            "notes": "Notas de la cita", "assigned_user_id": "user_789", "status": "scheduled", "fecha": "2037-03-10",
             "location_id": 101, "ghl_location_id": "loc-lima", "calendar_id": 201, "ghl_appointment_id": null,
-            "sync_state": "pending", "sync_error": null, "synced_at": null, "origin": "local", "validation_flags": []}'::jsonb,
+            "sync_state": "pending", "sync_error": null, "synced_at": null, "origin": "local", "validation_flags": [], "series_id": null}'::jsonb,
           'POST /citas stores the Django service''s fields and returns the cita with its sync state');
 SELECT is((SELECT operation::text FROM reflexo.outbox WHERE appointment_id = (:'cita'::jsonb ->> 'id')::bigint),
           'create', 'and queues it for GHL');
@@ -21,23 +21,23 @@ SELECT is((SELECT actor FROM reflexo.appointment_history WHERE appointment_id = 
           'lima', 'the history names the JWT subject');
 
 -- the guard speaks through the API
-SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), 'INSERT INTO api.citas (title, ghl_calendar_id, start_time, end_time) VALUES (''Choque'', ''cal-fisio'', ''2026-03-10T14:30:00-05:00'', ''2026-03-10T15:30:00-05:00'') RETURNING id')$$)
+SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), 'INSERT INTO api.citas (title, ghl_calendar_id, start_time, end_time) VALUES (''Choque'', ''cal-fisio'', ''2037-03-10T14:30:00-05:00'', ''2037-03-10T15:30:00-05:00'') RETURNING id')$$)
           - 'detail' - 'hint',
           '{"sqlstate": "23P01", "message": "schedule conflict with: Consulta Fisioterapia (14:00 - 15:00)", "constraint": "appointments_no_overlap"}',
           'an overlapping booking gets the guard''s 23P01 and message');
-SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), 'INSERT INTO api.citas (title, ghl_calendar_id, start_time, end_time) VALUES (''x'', ''no-such'', ''2026-03-10T16:00:00-05:00'', ''2026-03-10T17:00:00-05:00'') RETURNING id')$$) ->> 'sqlstate',
+SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), 'INSERT INTO api.citas (title, ghl_calendar_id, start_time, end_time) VALUES (''x'', ''no-such'', ''2037-03-10T16:00:00-05:00'', ''2037-03-10T17:00:00-05:00'') RETURNING id')$$) ->> 'sqlstate',
           '23503', 'an unknown calendar is 23503');
 
 -- no calendar: the location's default one
 UPDATE reflexo.locations SET default_calendar_id = 202 WHERE id = 101;
 SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(), $$
-  INSERT INTO api.citas (title, start_time, end_time) VALUES ('Sin calendario', '2026-03-10T16:00:00-05:00',
-  '2026-03-10T17:00:00-05:00') RETURNING ghl_calendar_id$$) -> 0 ->> 'ghl_calendar_id',
+  INSERT INTO api.citas (title, start_time, end_time) VALUES ('Sin calendario', '2037-03-10T16:00:00-05:00',
+  '2037-03-10T17:00:00-05:00') RETURNING ghl_calendar_id$$) -> 0 ->> 'ghl_calendar_id',
           'cal-sala2', 'a cita without a calendar goes to the default calendar of the caller''s only location');
 
 -- PUT /citas/{id} → PATCH /citas?id=eq.N
 SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(), format($$
-  UPDATE api.citas SET start_time = '2026-03-10T17:00:00-05:00', end_time = '2026-03-10T18:00:00-05:00'
+  UPDATE api.citas SET start_time = '2037-03-10T17:00:00-05:00', end_time = '2037-03-10T18:00:00-05:00'
    WHERE id = %s RETURNING to_char(start_time AT TIME ZONE 'America/Lima', 'HH24:MI') AS hora$$, :'cita'::jsonb ->> 'id')) -> 0 ->> 'hora',
           '17:00', 'PATCH moves a cita');
 SELECT is(pg_temp.error_of(format($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), 'UPDATE api.citas SET location_id = 102 WHERE id = %s RETURNING id')$$,
@@ -45,7 +45,7 @@ SELECT is(pg_temp.error_of(format($$SELECT pg_temp.api('reflexo_staff', pg_temp.
 
 -- filters: status, fecha (desde/hasta), paging
 SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(), $$
-  SELECT count(*) AS n FROM api.citas WHERE status = 'scheduled' AND fecha BETWEEN '2026-03-01' AND '2026-03-31'$$) -> 0 -> 'n',
+  SELECT count(*) AS n FROM api.citas WHERE status = 'scheduled' AND fecha BETWEEN '2037-03-01' AND '2037-03-31'$$) -> 0 -> 'n',
           '2', 'citas filter by status and by the local date range');
 SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(), $$
   SELECT title FROM api.citas ORDER BY start_time LIMIT 1 OFFSET 1$$) -> 0 ->> 'title',
