@@ -37,6 +37,18 @@ static const char *const messages[] = {
 	gettext_noop("password too short"),
 	gettext_noop("A password needs at least 10 characters."),
 	gettext_noop("Choose a longer password, e.g. a few words."),
+	gettext_noop("manage therapists"),
+	gettext_noop("invalid recurrence rule: %s"),
+	gettext_noop("The rule was \"%s\"."),
+	gettext_noop("Supported: FREQ=DAILY or WEEKLY, INTERVAL, BYDAY, and COUNT or UNTIL, e.g. FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=10."),
+	gettext_noop("Book a shorter series, e.g. with COUNT."),
+	gettext_noop("Book an active calendar of the appointment's location; reflexo.calendars lists them."),
+	gettext_noop("it yields no session"),
+	gettext_noop("Check the first start, BYDAY and UNTIL."),
+	gettext_noop("%s of the %s sessions of the series cannot be booked"),
+	gettext_noop(" (free: %s)"),
+	gettext_noop("Move those sessions, or book what fits (all_or_nothing = false)."),
+	gettext_noop("series %s not found"),
 };
 
 /* SELECT * FROM reflexo.translatable_messages(): the list above. */

@@ -267,6 +267,8 @@ extern const Endpoint api_citas_endpoints[];
 extern const int api_citas_count;
 extern const Endpoint api_locations_endpoints[];
 extern const int api_locations_count;
+extern const Endpoint api_series_endpoints[];
+extern const int api_series_count;
 extern const Endpoint api_session_endpoints[];
 extern const int api_session_count;
 extern const Endpoint api_monitoring_endpoints[];

@@ -39,7 +39,7 @@ const char *const api_cita_json =
 	" 'location_id', c.location_id, 'ghl_location_id', c.ghl_location_id, 'calendar_id', c.calendar_id,"
 	" 'ghl_appointment_id', c.ghl_appointment_id, 'sync_state', c.sync_state, 'origin', c.origin,"
 	" 'validation_flags', c.validation_flags,"
-	" 'sync_error', c.sync_error, 'synced_at', reflexo.ghl_time(c.synced_at, l.timezone),"
+	" 'sync_error', c.sync_error, 'synced_at', reflexo.ghl_time(c.synced_at, l.timezone), 'series_id', c.series_id,"
 	" 'created_at', reflexo.ghl_time(c.created_at, l.timezone), 'updated_at', reflexo.ghl_time(c.updated_at, l.timezone))";
 
 

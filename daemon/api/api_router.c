@@ -18,6 +18,7 @@ static const struct
 	{api_session_endpoints, &api_session_count},
 	{api_citas_endpoints, &api_citas_count},
 	{api_locations_endpoints, &api_locations_count},
+	{api_series_endpoints, &api_series_count},
 	{api_monitoring_endpoints, &api_monitoring_count},
 };
 

@@ -471,3 +471,17 @@ GRANT EXECUTE ON FUNCTION
     api.move_series(pg_catalog.int8, pg_catalog.timestamptz, pg_catalog.timestamptz),
     api.set_therapist(pg_catalog.int8, pg_catalog.text, pg_catalog.text, pg_catalog.text)
   TO reflexo_staff, reflexo_admin;
+
+-- Read afresh (VOLATILE: a new snapshot), so that the statement that booked a
+-- series can answer with it.
+CREATE FUNCTION api.series_by_id(series_id pg_catalog.int8) RETURNS SETOF api.series
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT * FROM api.series s WHERE s.id = series_by_id.series_id $$;
+COMMENT ON FUNCTION api.series_by_id(pg_catalog.int8) IS 'A series of your locations, read afresh.';
+CREATE FUNCTION api.series_citas(series_id pg_catalog.int8) RETURNS SETOF api.citas
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT * FROM api.citas c WHERE c.series_id = series_citas.series_id ORDER BY c.start_time $$;
+COMMENT ON FUNCTION api.series_citas(pg_catalog.int8) IS 'The citas of a series of your locations, read afresh.';
+REVOKE ALL ON FUNCTION api.series_by_id(pg_catalog.int8), api.series_citas(pg_catalog.int8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.series_by_id(pg_catalog.int8), api.series_citas(pg_catalog.int8)
+  TO reflexo_staff, reflexo_admin;

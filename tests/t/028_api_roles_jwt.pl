@@ -67,7 +67,7 @@ unlike($signature, qr/[=+\/]/, 'the encoding is base64url without padding');
 # a request with those claims, as PostgREST would make it
 my $payload_json = base64url_decode($payload);
 as_authenticator('reflexo_staff', $payload_json, q{INSERT INTO api.citas (title, contact_id, ghl_calendar_id,
-  start_time, end_time) VALUES ('Por la API', 'c-api', 'SimCalFisio000000001', '2026-06-02 09:00-05', '2026-06-02 09:30-05')});
+  start_time, end_time) VALUES ('Por la API', 'c-api', 'SimCalFisio000000001', '2037-06-02 09:00-05', '2037-06-02 09:30-05')});
 is(as_authenticator('reflexo_staff', $payload_json, q{SELECT count(*) FROM api.citas}), '1', 'the staff request books a cita');
 my ($ret, $out, $err) = $node->psql('postgres', 'SET ROLE reflexo_sync', extra_params => [ '-U', 'reflexo_authenticator' ]);
 like($err, qr/permission denied to set role/, 'the authenticator cannot become reflexo_sync');
@@ -84,7 +84,7 @@ is(wait_for_value($node, q{SELECT sync_state FROM reflexo.appointments WHERE tit
 ok(wait_until(sub { http_request('GET', $daemon->url . '/readyz')->{status} == 200 }), 'and is ready');
 $sim->control('POST', 'webhooks', { url => $daemon->url . '/webhooks/ghl' });
 $sim->control('POST', 'ghl/appointments', { calendarId => 'SimCalFisio000000001', contactId => 'c-ghl',
-	title => 'Desde GHL', startTime => '2026-06-02T11:00:00-05:00', endTime => '2026-06-02T11:30:00-05:00' });
+	title => 'Desde GHL', startTime => '2037-06-02T11:00:00-05:00', endTime => '2037-06-02T11:30:00-05:00' });
 is(wait_for_value($node, q{SELECT count(*) FROM reflexo.appointments WHERE title = 'Desde GHL'}, '1'), '1',
 	'and applies webhooks as reflexo_sync');
 is(http_request('GET', $daemon->url . '/metrics')->{status}, 200, 'its metrics work with those rights');

@@ -114,7 +114,7 @@ for my $what (sort keys %refused)
 
 # ---------------------------------------------------------------- citas
 my $guide_cita = { title => 'Consulta Fisioterapia', contact_id => 'ghl_contact_123', ghl_calendar_id => 'cal_456',
-	start_time => '2025-12-25T14:00:00-05:00', end_time => '2025-12-25T15:00:00-05:00',
+	start_time => '2036-12-25T14:00:00-05:00', end_time => '2036-12-25T15:00:00-05:00',
 	notes => 'Notas de la cita: dolor lumbar', assigned_user_id => 'user_789' };
 $r = call('POST', '/api/ghl/citas/', token => $lima, json => $guide_cita);
 is($r->{status}, 201, 'POST /api/ghl/citas/ with the Django service\'s body: 201');
@@ -125,22 +125,22 @@ is_deeply([ map { $cita->{$_} } qw(title contact_id ghl_calendar_id start_time e
 is_deeply([ map { exists $cita->{$_} ? 1 : 0 } qw(id ghl_appointment_id sync_state fecha location_id) ], [ 1, 1, 1, 1, 1 ],
 	'its id, GHL id and sync state');
 is($cita->{sync_state}, 'pending', 'queued for GHL');
-is(call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, start_time => '2025-12-25T19:00:00Z',
-		end_time => '2025-12-25T20:00:00Z', ghl_calendar_id => 'cal_457', assigned_user_id => 'user_790' })->{json}{start_time},
-	'2025-12-25T14:00:00-05:00', 'a time given in UTC comes back in the location\'s offset');
+is(call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, start_time => '2036-12-25T19:00:00Z',
+		end_time => '2036-12-25T20:00:00Z', ghl_calendar_id => 'cal_457', assigned_user_id => 'user_790' })->{json}{start_time},
+	'2036-12-25T14:00:00-05:00', 'a time given in UTC comes back in the location\'s offset');
 
 my $before = count_citas();
 $r = call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, title => 'Choque',
-		start_time => '2025-12-25T14:30:00-05:00' });
+		start_time => '2036-12-25T14:30:00-05:00' });
 is($r->{status}, 400, 'an overlapping booking: 400');
 is_deeply($r->{json}, { non_field_errors => ['Conflicto de horario con: Consulta Fisioterapia (14:00 - 15:00)'] },
 	'the Django service\'s non_field_errors, naming the cita in the way');
-$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, start_time => '2025-12-25T14:30:00-05:00' },
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, start_time => '2036-12-25T14:30:00-05:00' },
 	headers => { 'Accept-Language' => 'en' });
 is_deeply($r->{json}{non_field_errors}, ['schedule conflict with: Consulta Fisioterapia (14:00 - 15:00)'],
 	'in English with Accept-Language: en');
 $r = call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, ghl_calendar_id => 'cal_123',
-		start_time => '2025-12-26T09:00:00-05:00', end_time => '2025-12-26T10:00:00-05:00' });
+		start_time => '2036-12-26T09:00:00-05:00', end_time => '2036-12-26T10:00:00-05:00' });
 is_deeply($r->{json}, { non_field_errors => ['El calendario cal_123 no existe o no está disponible'] },
 	'an unknown calendar, in the Django service\'s words');
 $r = call('POST', '/api/ghl/citas/', token => $lima, json => { title => 7, foo => 'x', start_time => 'mañana',
@@ -166,31 +166,31 @@ $r = call('PUT', "/api/ghl/citas/$cita->{id}/", token => $lima, json => { title 
 is_deeply($r->{json}, { start_time => ['Este campo es requerido.'], end_time => ['Este campo es requerido.'] },
 	'PUT needs every required field');
 $r = call('PUT', "/api/ghl/citas/$cita->{id}/", token => $lima, json => { %$guide_cita, title => 'Movida',
-		start_time => '2025-12-25T16:00:00-05:00', end_time => '2025-12-25T17:00:00-05:00' });
-is_deeply([ @{ $r->{json} }{qw(title start_time)} ], [ 'Movida', '2025-12-25T16:00:00-05:00' ], 'PUT replaces');
+		start_time => '2036-12-25T16:00:00-05:00', end_time => '2036-12-25T17:00:00-05:00' });
+is_deeply([ @{ $r->{json} }{qw(title start_time)} ], [ 'Movida', '2036-12-25T16:00:00-05:00' ], 'PUT replaces');
 $r = call('PATCH', "/api/ghl/citas/$cita->{id}/", token => $lima, json => { notes => undef });
 ok($r->{status} == 200 && !defined $r->{json}{notes} && $r->{json}{title} eq 'Movida', 'PATCH changes only what it is given');
-is(call('PATCH', "/api/ghl/citas/$cita->{id}/", token => $lima, json => { end_time => '2025-12-25T16:05:00-05:00' })->{json}
+is(call('PATCH', "/api/ghl/citas/$cita->{id}/", token => $lima, json => { end_time => '2036-12-25T16:05:00-05:00' })->{json}
 	  {non_field_errors}[0], 'La duración mínima es 15 minutos', 'the rules hold on updates, in the Django service\'s words');
 
 # listing: DRF page-number pagination with absolute links that keep the filters
-call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, start_time => "2025-12-2${_}T09:00:00-05:00",
-		end_time => "2025-12-2${_}T10:00:00-05:00" }) for 6 .. 8;
-$r = call('GET', '/api/ghl/citas/?desde=2025-12-01&hasta=2025-12-31&page_size=2', token => $lima);
+call('POST', '/api/ghl/citas/', token => $lima, json => { %$guide_cita, start_time => "2036-12-2${_}T09:00:00-05:00",
+		end_time => "2036-12-2${_}T10:00:00-05:00" }) for 6 .. 8;
+$r = call('GET', '/api/ghl/citas/?desde=2036-12-01&hasta=2036-12-31&page_size=2', token => $lima);
 is_deeply([ @{ $r->{json} }{qw(count next previous)} ],
-	[ 5, "$base/api/ghl/citas/?desde=2025-12-01&hasta=2025-12-31&page_size=2&page=2", undef ],
+	[ 5, "$base/api/ghl/citas/?desde=2036-12-01&hasta=2036-12-31&page_size=2&page=2", undef ],
 	'a page: count, an absolute next link keeping the filters, no previous');
 is(scalar @{ $r->{json}{results} }, 2, 'page_size citas');
-$r = call('GET', '/api/ghl/citas/?desde=2025-12-01&hasta=2025-12-31&page_size=2&page=3', token => $lima);
+$r = call('GET', '/api/ghl/citas/?desde=2036-12-01&hasta=2036-12-31&page_size=2&page=3', token => $lima);
 is_deeply([ @{ $r->{json} }{qw(next previous)}, scalar @{ $r->{json}{results} } ],
-	[ undef, "$base/api/ghl/citas/?desde=2025-12-01&hasta=2025-12-31&page_size=2&page=2", 1 ],
+	[ undef, "$base/api/ghl/citas/?desde=2036-12-01&hasta=2036-12-31&page_size=2&page=2", 1 ],
 	'the last page: a previous link, no next');
 is(scalar @{ call('GET', '/api/ghl/citas/?page_size=1000', token => $lima)->{json}{results} }, 3,
 	'page_size is capped (REFLEXO_API_MAX_PAGE_SIZE)');
 is_deeply(call('GET', '/api/ghl/citas/?page=9', token => $lima)->{json}, { detail => 'Página inválida.' },
 	'a page past the end: 404 Página inválida.');
-is(call('GET', '/api/ghl/citas/?hasta=2025-12-25', token => $lima)->{json}{count}, 2, 'hasta is a local date, inclusive');
-is(call('GET', '/api/ghl/citas/?desde=2025-12-27', token => $lima)->{json}{count}, 2, 'desde too');
+is(call('GET', '/api/ghl/citas/?hasta=2036-12-25', token => $lima)->{json}{count}, 2, 'hasta is a local date, inclusive');
+is(call('GET', '/api/ghl/citas/?desde=2036-12-27', token => $lima)->{json}{count}, 2, 'desde too');
 is_deeply(call('GET', '/api/ghl/citas/?desde=25/12/2025', token => $lima)->{json},
 	{ desde => ['Fecha con formato erróneo. Use uno de los siguientes formatos en su lugar: YYYY-MM-DD.'] },
 	'a filter that is not a date: 400');
@@ -207,15 +207,15 @@ is_deeply([ map { $_->{title} } @{ $r->{json} } ], ['Pronto'], 'GET /api/ghl/cit
 
 # ---------------------------------------------------------------- locations apart
 my ($madrid_cita) = call('POST', '/api/ghl/citas/', token => $madrid, json => { title => 'Madrid', ghl_calendar_id => 'cal-madrid',
-		start_time => '2026-03-10T10:00:00+01:00', end_time => '2026-03-10T11:00:00+01:00' })->{json};
-is($madrid_cita->{start_time}, '2026-03-10T10:00:00+01:00', 'a Madrid cita reads in Madrid\'s offset');
+		start_time => '2037-03-10T10:00:00+01:00', end_time => '2037-03-10T11:00:00+01:00' })->{json};
+is($madrid_cita->{start_time}, '2037-03-10T10:00:00+01:00', 'a Madrid cita reads in Madrid\'s offset');
 is(call('GET', "/api/ghl/citas/$madrid_cita->{id}/", token => $lima)->{status}, 404, 'Lima staff do not see it');
 is(call('PATCH', "/api/ghl/citas/$madrid_cita->{id}/", token => $lima, json => { title => 'x' })->{status}, 404,
 	'nor change it');
 is(call('POST', "/api/ghl/citas/$madrid_cita->{id}/cancel/", token => $lima)->{status}, 404, 'nor cancel it');
 is(call('GET', '/api/ghl/citas/', token => $madrid)->{json}{count}, 1, 'Madrid staff list their own citas only');
-is(call('POST', '/api/ghl/citas/', token => $madrid, json => { %$guide_cita, start_time => '2026-01-05T09:00:00-05:00',
-		end_time => '2026-01-05T10:00:00-05:00' })->{json}{non_field_errors}[0],
+is(call('POST', '/api/ghl/citas/', token => $madrid, json => { %$guide_cita, start_time => '2037-01-05T09:00:00-05:00',
+		end_time => '2037-01-05T10:00:00-05:00' })->{json}{non_field_errors}[0],
 	'El calendario cal_456 no existe o no está disponible', 'nor book Lima\'s calendars');
 is(call('GET', '/api/ghl/citas/?page_size=3', token => $admin)->{json}{count}, 7, 'an admin sees every location');
 
@@ -282,7 +282,7 @@ like(call('GET', '/metrics')->{content}, qr/^reflexo_api_requests_total\{operati
 
 # ---------------------------------------------------------------- sync failures, history, closures
 $r = call('POST', '/api/ghl/citas/', token => $lima, json => { title => 'Falla', ghl_calendar_id => 'cal_457',
-		start_time => '2026-04-07T10:00:00-05:00', end_time => '2026-04-07T11:00:00-05:00' });
+		start_time => '2037-04-07T10:00:00-05:00', end_time => '2037-04-07T11:00:00-05:00' });
 my $failing = $r->{json};
 is_deeply([ @$failing{qw(sync_state sync_error synced_at)} ], [ 'pending', undef, undef ],
 	'a new cita carries its sync state, no sync error and no sync time yet');
@@ -314,18 +314,18 @@ is_deeply([ $r->{status}, map { "$_->{operation} $_->{actor} $_->{origin}" } @{ 
 like($r->{json}[0]{changed_at}, qr/-05:00$/, 'in the location\'s offset');
 is(call('GET', "/api/ghl/citas/$failing->{id}/history/", token => $madrid)->{status}, 404, 'not for staff of another location');
 
-$r = call('POST', '/api/locations/settings/1/closures/', token => $lima, json => { first_day => '2026-04-07', reason => 'Feriado' });
+$r = call('POST', '/api/locations/settings/1/closures/', token => $lima, json => { first_day => '2037-04-07', reason => 'Feriado' });
 is($r->{status}, 403, 'POST /api/locations/settings/{id}/closures/ is for admins');
-$r = call('POST', '/api/locations/settings/1/closures/', token => $admin, json => { first_day => '2026-04-07' });
+$r = call('POST', '/api/locations/settings/1/closures/', token => $admin, json => { first_day => '2037-04-07' });
 is_deeply([ $r->{status}, $r->{json} ], [ 400, { reason => ['Este campo es requerido.'] } ], 'a closure needs a reason');
 $r = call('POST', '/api/locations/settings/1/closures/', token => $admin,
-	json => { first_day => '2026-04-07', last_day => '2026-04-08', reason => 'Feriado' });
+	json => { first_day => '2037-04-07', last_day => '2037-04-08', reason => 'Feriado' });
 is_deeply([ $r->{status}, @{ $r->{json} }{qw(closed_from closed_until reason citas_inside)} ],
-	[ 201, '2026-04-07T00:00:00', '2026-04-09T00:00:00', 'Feriado', 1 ],
+	[ 201, '2037-04-07T00:00:00', '2037-04-09T00:00:00', 'Feriado', 1 ],
 	'an admin closes Lima for two days: 201, counting the cita already inside');
 my $closure = $r->{json}{id};
 $r = call('POST', '/api/ghl/citas/', token => $lima, json => { title => 'En feriado', ghl_calendar_id => 'cal_456',
-		start_time => '2026-04-08T10:00:00-05:00', end_time => '2026-04-08T11:00:00-05:00' });
+		start_time => '2037-04-08T10:00:00-05:00', end_time => '2037-04-08T11:00:00-05:00' });
 is($r->{status}, 400, 'the guard refuses a booking in it');
 $r = call('GET', '/api/locations/settings/1/closures/', token => $lima);
 is_deeply([ $r->{status}, map { $_->{reason} } @{ $r->{json} } ], [ 200, 'Feriado' ], 'GET: staff read their location\'s closures');
@@ -337,8 +337,8 @@ is(call('DELETE', "/api/locations/settings/1/closures/$closure/", token => $admi
 is(call('DELETE', "/api/locations/settings/1/closures/$closure/", token => $admin)->{status}, 404, 'once');
 
 # ---------------------------------------------------------------- flexible validation per request
-my %late = (title => 'Tarde', ghl_calendar_id => 'cal_456', start_time => '2026-04-09T22:00:00-05:00',
-	end_time => '2026-04-09T23:00:00-05:00');
+my %late = (title => 'Tarde', ghl_calendar_id => 'cal_456', start_time => '2037-04-09T22:00:00-05:00',
+	end_time => '2037-04-09T23:00:00-05:00');
 $r = call('POST', '/api/ghl/citas/', token => $lima, json => { %late, strict_validation => JSON::PP::false });
 is_deeply([ $r->{status}, $r->{json} ],
 	[ 403, { detail => 'solo los administradores pueden reservar con validación flexible en la sede 1' } ],
@@ -360,7 +360,7 @@ ok(!exists call('GET', '/api/ghl/citas/?page_size=1', token => $lima)->{json}{wa
 
 # ---------------------------------------------------------------- CSV export
 $r = call('POST', '/api/ghl/citas/', token => $lima, json => { title => "Ana, \"la\" de\nPilates", ghl_calendar_id => 'cal_457',
-		start_time => '2026-05-05T10:00:00-05:00', end_time => '2026-05-05T11:00:00-05:00', notes => 'línea 1' });
+		start_time => '2037-05-05T10:00:00-05:00', end_time => '2037-05-05T11:00:00-05:00', notes => 'línea 1' });
 is($r->{status}, 201, 'a cita whose title needs quoting');
 $r = call('GET', '/api/ghl/citas/?format=csv', token => $lima);
 is_deeply([ $r->{status}, $r->{headers}{'content-type'}, $r->{headers}{'content-disposition'} ],
@@ -369,14 +369,14 @@ is($r->{headers}{'transfer-encoding'}, 'chunked', 'streamed as it is read');
 my ($csv_header) = split /\n/, $r->{content};
 is($csv_header, 'id,title,contact_id,ghl_calendar_id,start_time,end_time,fecha,status,assigned_user_id,notes,'
 	  . 'ghl_location_id,ghl_appointment_id,sync_state,sync_error', 'with a header line');
-like($r->{content}, qr/^\d+,"Ana, ""la"" de\nPilates",,cal_457,2026-05-05T10:00:00-05:00,2026-05-05T11:00:00-05:00,2026-05-05,scheduled,,línea 1,loc-lima,,pending,$/m,
+like($r->{content}, qr/^\d+,"Ana, ""la"" de\nPilates",,cal_457,2037-05-05T10:00:00-05:00,2037-05-05T11:00:00-05:00,2037-05-05,scheduled,,línea 1,loc-lima,,pending,$/m,
 	'quoted as RFC 4180 says: commas, quotes and line breaks inside quotes, quotes doubled; times in the location\'s offset');
 my $lima_count = $node->safe_psql('postgres', 'SELECT count(*) FROM reflexo.appointments WHERE location_id = 1');
 my $csv_rows = () = $r->{content} =~ /^\d+,/mg;
 is($csv_rows, $lima_count, 'every cita of the location, not a page');
 is(scalar(() = call('GET', '/api/ghl/citas/?format=csv', token => $madrid)->{content} =~ /loc-lima/g), 0,
 	'staff of another location export none of them');
-$r = call('GET', '/api/ghl/citas/?status=cancelled&desde=2025-01-01', token => $lima, headers => { Accept => 'text/csv' });
+$r = call('GET', '/api/ghl/citas/?status=cancelled&desde=2036-01-01', token => $lima, headers => { Accept => 'text/csv' });
 my $cancelled = $node->safe_psql('postgres', q{SELECT count(*) FROM reflexo.appointments WHERE location_id = 1 AND status = 'cancelled'});
 is_deeply([ $r->{headers}{'content-type'}, scalar(() = $r->{content} =~ /^\d+,/mg) ], [ 'text/csv; charset=utf-8', $cancelled ],
 	'Accept: text/csv does the same, with the filters');
@@ -450,6 +450,44 @@ my $held = time() - $started;
 ok($cut && $held >= 2 && $held < 6, sprintf('a client trickling header lines is cut off at the request deadline (3 s): %.1f s', $held));
 is(call('GET', "/api/ghl/citas/$cita->{id}/", token => $lima)->{status}, 200, 'while 50 slow connections were open');
 close $_ for @slow;
+
+# ---------------------------------------------------------------- treatment series and free slots
+# calendar cal_457 of Lima; Monday 2038-03-01, Wednesday and Friday at 10:00
+$r = call('POST', '/api/ghl/series/', token => $lima, json => { ghl_calendar_id => 'cal_457',
+	start_time => '2038-03-01T10:00:00-05:00', rrule => 'FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=6', duration_minutes => 45,
+	title => 'Rodilla', contact_id => 'c-serie', assigned_user_id => 'usr-serie' });
+is($r->{status}, 201, 'POST /api/ghl/series/ books a treatment series: 201');
+is_deeply([ map { $_->{start_time} } @{ $r->{json}{citas} } ],
+	[ map { "2038-03-${_}T10:00:00-05:00" } qw(01 03 05 08 10 12) ], 'six citas, Monday, Wednesday and Friday at 10:00');
+my $series = $r->{json};
+ok(!grep({ $_->{series_id} != $series->{id} || $_->{end_time} !~ /T10:45:00/ } @{ $series->{citas} }),
+	'each cita carries the series id and lasts 45 minutes');
+is(call('GET', "/api/ghl/series/$series->{id}/", token => $lima)->{json}{rrule}, 'FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=6',
+	'GET /api/ghl/series/{id}/ reads it back');
+is(call('GET', "/api/ghl/series/$series->{id}/", token => $madrid)->{status}, 404, 'not from another location');
+$r = call('POST', '/api/ghl/series/', token => $lima, json => { ghl_calendar_id => 'cal_457',
+	start_time => '2038-03-05T10:15:00-05:00', rrule => 'FREQ=DAILY;COUNT=2' });
+is($r->{status}, 409, 'a series that collides with another is refused whole: 409');
+is($r->{json}{non_field_errors}[0], '1 de las 2 sesiones de la serie no se pueden reservar', 'saying how much, in Spanish');
+ok(@{ $r->{json}{refused}[0]{alternatives} } > 0, 'with free alternatives for the refused session');
+is(call('POST', '/api/ghl/series/', token => $lima, json => { ghl_calendar_id => 'cal_457',
+	start_time => '2038-03-05T10:15:00-05:00', rrule => 'FREQ=MONTHLY;COUNT=2' })->{status}, 400,
+	'an unsupported rule is a 400');
+is(call('POST', "/api/ghl/series/$series->{id}/move/", token => $lima,
+	json => { desde => '2038-03-08T10:00:00-05:00', start_time => '2038-03-08T11:00:00-05:00' })->{json}{moved}, 3,
+	'move this session and all following');
+is(call('POST', "/api/ghl/series/$series->{id}/cancel/", token => $lima,
+	json => { desde => '2038-03-10T11:00:00-05:00' })->{json}{cancelled}, 2, 'cancel this and all following');
+$r = call('GET', '/api/ghl/free_slots/?ghl_calendar_id=cal_457&desde=2038-03-01T07:00:00-05:00&hasta=2038-03-01T12:00:00-05:00'
+	. '&duration_minutes=60', token => $lima);
+is_deeply([ map { $_->{start_time} } @{ $r->{json} } ],
+	[ map { "2038-03-01T${_}:00-05:00" } qw(07:00 07:30 08:00 08:30 09:00 11:00) ], 'GET /api/ghl/free_slots/ around the series');
+$r = call('GET', '/api/ghl/free_slots/?ghl_calendar_id=cal_456&desde=2038-03-01T07:00:00-05:00&hasta=2038-03-01T12:00:00-05:00'
+	. '&duration_minutes=60&assigned_user_id=usr-serie', token => $lima);
+ok(!grep({ $_->{start_time} =~ /T(09:30|10:00|10:30)/ } @{ $r->{json} }) && @{ $r->{json} } > 0,
+	'per therapist: not while they see the series\' patient on another calendar');
+is(call('GET', '/api/ghl/free_slots/?desde=2038-03-01T07:00:00-05:00', token => $lima)->{status}, 400,
+	'a calendar is required');
 
 # ---------------------------------------------------------------- revocation
 $node->safe_psql('postgres', q{SELECT api.update_user('lima', is_active => false)});
