@@ -100,15 +100,6 @@ buffer_reach(const BookingRequest *request)
 	return request->buffer_before + request->buffer_after;
 }
 
-static bool
-same_text(Datum a, text *b)
-{
-	text	   *ta = DatumGetTextPP(a);
-
-	return VARSIZE_ANY_EXHDR(ta) == VARSIZE_ANY_EXHDR(b) &&
-		memcmp(VARDATA_ANY(ta), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)) == 0;
-}
-
 /*
  * Appends to *occupants the rows an index scan returns that really overlap
  * the request and pass the filter.  The scan reads with the latest snapshot;
@@ -168,7 +159,7 @@ collect_occupants(const BookingRequest *request, Oid index_oid, ScanKey keys, in
 			same_calendar = DatumGetInt64(slot_getattr(slot, col->calendar_id, &isnull)) == request->calendar_id;
 			user = slot_getattr(slot, col->assigned_user_id, &isnull);
 			same_therapist = overlaps && request->therapist != NULL && !isnull &&
-				same_text(user, request->therapist);
+				text_datum_equals(user, request->therapist);
 			if (!same_calendar && !same_therapist)
 				continue;
 		}

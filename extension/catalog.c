@@ -359,6 +359,25 @@ read_booking_settings(TupleTableSlot *slot, CalendarRow *row)
 	row->max_per_day = isnull ? 0 : DatumGetInt32(value);
 }
 
+/*
+ * When a local booking made now may start: not before the calendar's minimum
+ * notice (GHL allowBookingAfter) and not after its horizon (allowBookingFor),
+ * DT_NOBEGIN and DT_NOEND when it has none.  Months and days count on the
+ * session's calendar, as timestamptz + interval does.
+ */
+void
+booking_window(const CalendarRow *calendar, TimestampTz now, TimestampTz *earliest, TimestampTz *latest)
+{
+	const Interval *notice = &calendar->min_notice;
+
+	*earliest = notice->month == 0 && notice->day == 0 && notice->time == 0 ? DT_NOBEGIN :
+		DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
+												IntervalPGetDatum(notice)));
+	*latest = !calendar->has_horizon ? DT_NOEND :
+		DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
+												IntervalPGetDatum(&calendar->horizon)));
+}
+
 bool
 fetch_calendar(int64 id, CalendarRow *row)
 {
@@ -433,8 +452,8 @@ fetch_therapist(int64 location_id, text *ghl_user_id, TherapistRow *row)
 	return found;
 }
 
-static bool
-same_text_datum(Datum a, text *b)
+bool
+text_datum_equals(Datum a, text *b)
 {
 	text	   *ta = DatumGetTextPP(a);
 
@@ -476,7 +495,7 @@ fetch_closures(int64 location_id, int64 calendar_id, text *therapist, Timestamp 
 
 		if (subject == CLOSURE_CALENDAR && DatumGetInt64(calendar) != calendar_id)
 			continue;
-		if (subject == CLOSURE_THERAPIST && (therapist == NULL || !same_text_datum(user, therapist)))
+		if (subject == CLOSURE_THERAPIST && (therapist == NULL || !text_datum_equals(user, therapist)))
 			continue;
 		if (closed_from >= until)
 			continue;

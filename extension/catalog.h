@@ -118,6 +118,9 @@ typedef struct ClosureRow
 extern const ReflexoCatalog *reflexo_catalog(void);
 extern bool fetch_location(int64 id, LocationRow *row);
 extern bool fetch_calendar(int64 id, CalendarRow *row);
+extern void booking_window(const CalendarRow *calendar, TimestampTz now,
+						   TimestampTz *earliest, TimestampTz *latest);
+extern bool text_datum_equals(Datum a, text *b);
 extern bool fetch_therapist(int64 location_id, text *ghl_user_id, TherapistRow *row);
 extern List *fetch_closures(int64 location_id, int64 calendar_id, text *therapist,
 							Timestamp from, Timestamp until);

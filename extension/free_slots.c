@@ -41,12 +41,6 @@ typedef struct Busy
 
 static int	busy_by_start(const void *a, const void *b);
 
-static bool
-interval_is_zero(const Interval *span)
-{
-	return span->month == 0 && span->day == 0 && span->time == 0;
-}
-
 static int64
 interval_usecs(Interval *span, const char *argument)
 {
@@ -245,13 +239,6 @@ in_closure(List *closures, TimestampTz from, TimestampTz to, pg_tz *tz)
 	return false;
 }
 
-static TimestampTz
-later_by(TimestampTz t, Interval *span)
-{
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(t),
-												   IntervalPGetDatum(span)));
-}
-
 /* What a candidate slot is checked against. */
 typedef struct SlotRules
 {
@@ -350,8 +337,7 @@ reflexo_free_slots_between(PG_FUNCTION_ARGS)
 
 	r.week = r.calendar.has_hours ? &r.calendar.hours : &r.location.hours;
 	r.tz = find_time_zone(r.location.time_zone);
-	r.earliest = interval_is_zero(&r.calendar.min_notice) ? DT_NOBEGIN : later_by(now, &r.calendar.min_notice);
-	r.latest = r.calendar.has_horizon ? later_by(now, &r.calendar.horizon) : DT_NOEND;
+	booking_window(&r.calendar, now, &r.earliest, &r.latest);
 	reach = r.calendar.buffer_before + r.calendar.buffer_after;
 	r.busy = fetch_busy(calendar_id, r.location.id, from - reach, to + reach, &r.nbusy);
 	for (int i = 0; i < r.nbusy; i++)

@@ -422,17 +422,13 @@ span_text(const Interval *span)
 	return out.data;
 }
 
-static TimestampTz
-later_by(TimestampTz t, const Interval *span)
+/* "It starts 2037-03-10 10:00 (America/Lima); it is now ..." */
+static char *
+start_and_now(Booking *b, TimestampTz now)
 {
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(t),
-												   IntervalPGetDatum(span)));
-}
-
-static bool
-interval_is_zero(const Interval *span)
-{
-	return span->month == 0 && span->day == 0 && span->time == 0;
+	return psprintf(_("It starts %s %s (%s); it is now %s %s."),
+					local_date(b, b->starts_at), local_hhmm(b, b->starts_at), b->location.time_zone,
+					local_date(b, now), local_hhmm(b, now));
 }
 
 /*
@@ -446,31 +442,30 @@ check_booking_window(Booking *b, Enforcement how)
 {
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	const CalendarRow *cal = &b->calendar;
-	char	   *when;
+	TimestampTz earliest,
+				latest;
 
-	when = psprintf(_("It starts %s %s (%s); it is now %s %s."),
-					local_date(b, b->starts_at), local_hhmm(b, b->starts_at), b->location.time_zone,
-					local_date(b, now), local_hhmm(b, now));
 	if (b->starts_at < now && !b->from_ghl && api_request_is_staff())
 	{
 		count_validation(VALIDATION_IN_PAST, true);
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("the appointment starts in the past"),
-				 errdetail_internal("%s", when),
+				 errdetail_internal("%s", start_and_now(b, now)),
 				 errhint("Book a time from now on; an admin can record a past appointment."),
 				 errtableconstraint(b->rel, "appointments_not_in_past")));
 	}
-	if (!interval_is_zero(&cal->min_notice) && b->starts_at < later_by(now, &cal->min_notice))
+	booking_window(cal, now, &earliest, &latest);
+	if (b->starts_at < earliest)
 		report(b, how, VALIDATION_TOO_SOON, ERRCODE_CHECK_VIOLATION, "appointments_min_notice",
 			   psprintf(_("calendar \"%s\" needs %s notice"), cal->name, span_text(&cal->min_notice)),
-			   when,
+			   start_and_now(b, now),
 			   flexible_hint(how, _("Choose a later time, or lower the calendar's minimum notice in GHL.")));
-	if (cal->has_horizon && b->starts_at > later_by(now, &cal->horizon))
+	if (b->starts_at > latest)
 		report(b, how, VALIDATION_TOO_FAR, ERRCODE_CHECK_VIOLATION, "appointments_booking_horizon",
 			   psprintf(_("calendar \"%s\" takes bookings at most %s ahead"), cal->name,
 						span_text(&cal->horizon)),
-			   when,
+			   start_and_now(b, now),
 			   flexible_hint(how, _("Choose an earlier time, or widen the calendar's booking window in GHL.")));
 }
 

@@ -49,6 +49,17 @@ static const char *const messages[] = {
 	gettext_noop(" (free: %s)"),
 	gettext_noop("Move those sessions, or book what fits (all_or_nothing = false)."),
 	gettext_noop("series %s not found"),
+	gettext_noop("\"%s\" is not KEY=VALUE"),
+	gettext_noop("FREQ=%s is not supported"),
+	gettext_noop("INTERVAL must be a whole number from 1 to 365"),
+	gettext_noop("COUNT must be a whole number from 1 to %s"),
+	gettext_noop("UNTIL must be a date (20261231) or a date-time (20261231T235959Z)"),
+	gettext_noop("BYDAY takes MO, TU, WE, TH, FR, SA, SU, not \"%s\""),
+	gettext_noop("only WKST=MO is supported"),
+	gettext_noop("%s is not supported"),
+	gettext_noop("FREQ is missing"),
+	gettext_noop("give either COUNT or UNTIL"),
+	gettext_noop("more than %s occurrences"),
 };
 
 /* SELECT * FROM reflexo.translatable_messages(): the list above. */

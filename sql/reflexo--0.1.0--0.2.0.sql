@@ -1861,17 +1861,17 @@ CREATE FUNCTION reflexo.series_occurrences(first_start pg_catalog.timestamptz, r
       key := split_part(part, '=', 1);
       value := substr(part, length(key) + 2);
       IF position('=' IN part) = 0 OR value = '' THEN
-        bad := format('"%s" is not KEY=VALUE', part);
+        bad := format(reflexo.translate('"%s" is not KEY=VALUE'), part);
       ELSIF key = 'FREQ' THEN
         freq := value;
-        IF freq NOT IN ('DAILY', 'WEEKLY') THEN bad := format('FREQ=%s is not supported', value); END IF;
+        IF freq NOT IN ('DAILY', 'WEEKLY') THEN bad := format(reflexo.translate('FREQ=%s is not supported'), value); END IF;
       ELSIF key = 'INTERVAL' THEN
         IF value !~ '^[0-9]{1,3}$' OR value::int NOT BETWEEN 1 AND 365 THEN
-          bad := 'INTERVAL must be a whole number from 1 to 365';
+          bad := reflexo.translate('INTERVAL must be a whole number from 1 to 365');
         ELSE step := value::int; END IF;
       ELSIF key = 'COUNT' THEN
         IF value !~ '^[0-9]{1,4}$' OR value::int NOT BETWEEN 1 AND max_occurrences THEN
-          bad := format('COUNT must be a whole number from 1 to %s', max_occurrences);
+          bad := format(reflexo.translate('COUNT must be a whole number from 1 to %s'), max_occurrences);
         ELSE how_many := value::int; END IF;
       ELSIF key = 'UNTIL' THEN
         IF value ~ '^[0-9]{8}$' THEN
@@ -1881,27 +1881,27 @@ CREATE FUNCTION reflexo.series_occurrences(first_start pg_catalog.timestamptz, r
         ELSIF value ~ '^[0-9]{8}T[0-9]{6}Z$' THEN
           until_local := to_timestamp(value, 'YYYYMMDD"T"HH24MISS"Z"')::timestamp AT TIME ZONE 'UTC' AT TIME ZONE time_zone;
         ELSE
-          bad := 'UNTIL must be a date (20261231) or a date-time (20261231T235959Z)';
+          bad := reflexo.translate('UNTIL must be a date (20261231) or a date-time (20261231T235959Z)');
         END IF;
       ELSIF key = 'BYDAY' THEN
         days := '{}';
         FOREACH value IN ARRAY string_to_array(value, ',') LOOP
           d := array_position('{MO,TU,WE,TH,FR,SA,SU}'::text[], value);
           IF d IS NULL THEN
-            bad := format('BYDAY takes MO, TU, WE, TH, FR, SA, SU, not "%s"', value);
+            bad := format(reflexo.translate('BYDAY takes MO, TU, WE, TH, FR, SA, SU, not "%s"'), value);
           ELSIF NOT d = ANY (days) THEN
             days := days || d;
           END IF;
         END LOOP;
       ELSIF key = 'WKST' THEN
-        IF value <> 'MO' THEN bad := 'only WKST=MO is supported'; END IF;
+        IF value <> 'MO' THEN bad := reflexo.translate('only WKST=MO is supported'); END IF;
       ELSE
-        bad := format('%s is not supported', key);
+        bad := format(reflexo.translate('%s is not supported'), key);
       END IF;
       EXIT WHEN bad IS NOT NULL;
     END LOOP;
-    IF bad IS NULL AND freq IS NULL THEN bad := 'FREQ is missing'; END IF;
-    IF bad IS NULL AND (how_many IS NULL) = (until_local IS NULL) THEN bad := 'give either COUNT or UNTIL'; END IF;
+    IF bad IS NULL AND freq IS NULL THEN bad := reflexo.translate('FREQ is missing'); END IF;
+    IF bad IS NULL AND (how_many IS NULL) = (until_local IS NULL) THEN bad := reflexo.translate('give either COUNT or UNTIL'); END IF;
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
         MESSAGE = format(reflexo.translate('invalid recurrence rule: %s'), bad),
@@ -1925,7 +1925,7 @@ CREATE FUNCTION reflexo.series_occurrences(first_start pg_catalog.timestamptz, r
         IF found_count > max_occurrences THEN
           RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
             MESSAGE = format(reflexo.translate('invalid recurrence rule: %s'),
-                             format('more than %s occurrences', max_occurrences)),
+                             format(reflexo.translate('more than %s occurrences'), max_occurrences)),
             HINT = reflexo.translate('Book a shorter series, e.g. with COUNT.');
         END IF;
         RETURN NEXT (day + at_time) AT TIME ZONE time_zone;
@@ -2159,14 +2159,11 @@ CREATE POLICY api_by_location ON reflexo.therapists TO reflexo_api
 CREATE POLICY api_by_location ON reflexo.series TO reflexo_api
   USING (location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}')))
   WITH CHECK (location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}')));
-CREATE POLICY sync_reads ON reflexo.therapists FOR SELECT TO reflexo_sync USING (true);
 COMMENT ON POLICY api_by_location ON reflexo.therapists IS
   'API requests see the therapists of their locations; only admins change them.';
 COMMENT ON POLICY api_by_location ON reflexo.series IS 'API requests see and book series of their locations only.';
-COMMENT ON POLICY sync_reads ON reflexo.therapists IS 'reflexo-sync reads every therapist.';
 GRANT SELECT, INSERT, UPDATE ON reflexo.therapists TO reflexo_api;
 GRANT SELECT, INSERT ON reflexo.series TO reflexo_api;
-GRANT SELECT, INSERT, UPDATE ON reflexo.therapists TO reflexo_sync;
 
 CREATE VIEW api.therapists AS
   SELECT t.location_id, l.ghl_location_id, t.ghl_user_id, t.name, t.open_hours::pg_catalog.text AS open_hours,

@@ -2,7 +2,7 @@
 -- past for staff, therapists' hours and time off, and free slots that honour them.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(32);
+SELECT plan(36);
 
 -- ---------------------------------------------------------------- settings from GHL
 SELECT reflexo.upsert_ghl_calendars('loc-lima', '{"calendars": [
@@ -120,6 +120,27 @@ SELECT is((SELECT count(*)::int FROM reflexo.free_slots(201, '2037-03-17 00:00-0
 SELECT is((SELECT count(*)::int FROM reflexo.free_slots(207, now(), now() + interval '60 days')) > 0
           AND (SELECT max(starts_at) FROM reflexo.free_slots(207, now(), now() + interval '60 days'))
               <= now() + interval '30 days', true, 'nothing beyond the booking horizon');
+
+-- a long appointment that the buffered search and the long search both find counts once
+UPDATE reflexo.locations SET max_duration = '3 days' WHERE id = 102;
+INSERT INTO reflexo.calendars (id, location_id, ghl_calendar_id, name, capacity, open_hours, buffer_after)
+VALUES (208, 102, 'cal-congreso', 'Congreso', 2, '00:00-24:00', '2 hours');
+INSERT INTO reflexo.appointments (calendar_id, title, starts_at, ends_at)
+VALUES (208, 'Dos días', '2037-04-01 00:00+02', '2037-04-02 23:00+02');
+SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, title, starts_at, ends_at)
+                              VALUES (208, 'Dentro', '2037-04-02 00:30+02', '2037-04-02 01:00+02')$$), NULL,
+          'a long appointment within reach of the buffers counts once against the capacity');
+SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, title, starts_at, ends_at)
+                              VALUES (208, 'Tercera', '2037-04-02 00:45+02', '2037-04-02 01:15+02')$$) ->> 'sqlstate',
+          '23P01', 'and a third one at once is over it');
+
+-- in Spanish
+SET LOCAL lc_messages = 'es_PE.UTF-8';
+SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '09:00', '10:00', therapist => 'usr-ana', day => '2037-03-17')$$)
+            ->> 'message', 'el terapeuta está ausente: Vacaciones', 'time off reads in Spanish');
+SELECT is(pg_temp.error_of($$SELECT pg_temp.book(203, '19:00', '20:00', day => '2037-03-11')$$) ->> 'message',
+          'el calendario "Pilates grupal" está completo el 2037-03-11', 'and a full day');
+SET LOCAL lc_messages = 'C';
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -2,7 +2,7 @@
 -- alternatives, and changing one session or this and all following.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(22);
+SELECT plan(23);
 
 -- ---------------------------------------------------------------- the rule
 SELECT results_eq($$SELECT to_char(o AT TIME ZONE 'America/Lima', 'Dy YYYY-MM-DD HH24:MI')
@@ -33,6 +33,10 @@ SELECT is(pg_temp.error_of($$SELECT reflexo.series_occurrences(now(), 'FREQ=DAIL
           '22023', 'more than 200 sessions are refused');
 SELECT is(pg_temp.error_of($$SELECT reflexo.series_occurrences(now(), 'FREQ=WEEKLY;BYDAY=1MO;COUNT=2', 'UTC')$$) ->> 'message',
           'invalid recurrence rule: BYDAY takes MO, TU, WE, TH, FR, SA, SU, not "1MO"', 'so are numbered days');
+SET LOCAL lc_messages = 'es_PE.UTF-8';
+SELECT is(pg_temp.error_of($$SELECT reflexo.series_occurrences(now(), 'FREQ=WEEKLY', 'UTC')$$) ->> 'message',
+          'regla de recurrencia no válida: indique COUNT o UNTIL', 'in Spanish, reason included');
+SET LOCAL lc_messages = 'C';
 
 -- ---------------------------------------------------------------- booking it
 SELECT reflexo.book_series(201, '2037-03-09 10:00-05', 'FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=10', '45 minutes',
