@@ -1258,17 +1258,6 @@ COMMENT ON VIEW api.cita_history IS
   'GET /cita_history?cita_id=eq.N: every change of the citas of your locations, who made it (the user, or '
   'what delivered it from GHL) and from where (origin), with the columns before and after.';
 
-CREATE VIEW api.closures WITH (security_barrier) AS
-  SELECT cl.id, cl.location_id, c.ghl_calendar_id, cl.closed_from, cl.closed_until, cl.reason,
-         cl.created_at, cl.updated_at
-    FROM reflexo.closures cl
-    LEFT JOIN reflexo.calendars c ON c.id = cl.calendar_id
-   WHERE cl.location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}'));
-ALTER VIEW api.closures OWNER TO reflexo_api;
-COMMENT ON VIEW api.closures IS
-  'GET /closures?location_id=eq.N: holidays and closures of your locations (ghl_calendar_id NULL: the whole '
-  'location), in local wall-clock time.';
-
 CREATE FUNCTION api.add_closure(location_id pg_catalog.int8, first_day pg_catalog.date, reason pg_catalog.text,
                                 last_day pg_catalog.date DEFAULT NULL, ghl_calendar_id pg_catalog.text DEFAULT NULL)
   RETURNS pg_catalog.json
@@ -1330,7 +1319,7 @@ ALTER FUNCTION api.remove_closure(pg_catalog.int8, pg_catalog.int8) OWNER TO ref
 COMMENT ON FUNCTION api.remove_closure(pg_catalog.int8, pg_catalog.int8) IS
   'POST /rpc/remove_closure {location_id, closure_id}: reopens what a closure closed. Admins.';
 
-GRANT SELECT ON api.cita_history, api.closures TO reflexo_staff, reflexo_admin;
+GRANT SELECT ON api.cita_history TO reflexo_staff, reflexo_admin;
 GRANT SELECT ON reflexo.appointment_history TO reflexo_api;
 GRANT SELECT, INSERT, DELETE ON reflexo.closures TO reflexo_api;
 REVOKE ALL ON FUNCTION api.retry_sync(pg_catalog.int8), api.retry_failed_syncs(pg_catalog.int8),
@@ -1575,6 +1564,19 @@ COMMENT ON TABLE reflexo.closures IS
 COMMENT ON COLUMN reflexo.closures.calendar_id IS
   'The one calendar closed; NULL (with ghl_user_id NULL) closes the whole location.';
 COMMENT ON COLUMN reflexo.closures.ghl_user_id IS 'The one therapist away (time off), or NULL.';
+-- api.closures (new in 0.2.0) lists therapists' time off too
+CREATE VIEW api.closures WITH (security_barrier) AS
+  SELECT cl.id, cl.location_id, c.ghl_calendar_id, cl.closed_from, cl.closed_until, cl.reason,
+         cl.created_at, cl.updated_at, cl.ghl_user_id
+    FROM reflexo.closures cl
+    LEFT JOIN reflexo.calendars c ON c.id = cl.calendar_id
+   WHERE cl.location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}'));
+ALTER VIEW api.closures OWNER TO reflexo_api;
+COMMENT ON VIEW api.closures IS
+  'GET /closures?location_id=eq.N: holidays and closures of your locations (ghl_calendar_id and ghl_user_id NULL: '
+  'the whole location; ghl_user_id: a therapist''s time off), in local wall-clock time.';
+GRANT SELECT ON api.closures TO reflexo_staff, reflexo_admin;
+
 -- its RETURNING * was expanded when it was created: again, with the new column
 CREATE OR REPLACE FUNCTION reflexo.add_closure(location_id pg_catalog.int8, first_day pg_catalog.date,
                                     reason pg_catalog.text,
@@ -2199,6 +2201,48 @@ COMMENT ON FUNCTION api.set_therapist(pg_catalog.int8, pg_catalog.text, pg_catal
   'POST /rpc/set_therapist {location_id, ghl_user_id, name, open_hours}: adds a therapist or sets their name and '
   'working hours (open_hours NULL: the calendar''s). Admins.';
 
+CREATE FUNCTION api.add_time_off(location_id pg_catalog.int8, ghl_user_id pg_catalog.text,
+                                 closed_from pg_catalog.timestamptz, closed_until pg_catalog.timestamptz,
+                                 reason pg_catalog.text)
+  RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings;
+    added reflexo.closures;
+  BEGIN
+    PERFORM reflexo.api_require_admin('manage therapists');
+    loc := reflexo.api_visible_location(location_id);
+    IF NOT EXISTS (SELECT FROM api.therapists t WHERE t.location_id = loc.id AND t.ghl_user_id = add_time_off.ghl_user_id)
+    THEN
+      RAISE EXCEPTION USING ERRCODE = '23503', CONSTRAINT = 'closures_therapist_fkey',
+        MESSAGE = format(reflexo.translate('therapist %s does not work at location %s'), ghl_user_id, loc.id),
+        HINT = reflexo.translate('GET /api/locations/settings/{id}/therapists/ lists them.');
+    END IF;
+    IF closed_until <= closed_from THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', CONSTRAINT = 'closures_period_order',
+        MESSAGE = reflexo.translate('closed_until must come after closed_from');
+    END IF;
+    INSERT INTO reflexo.closures (location_id, ghl_user_id, closed_from, closed_until, reason)
+    VALUES (loc.id, ghl_user_id, closed_from AT TIME ZONE loc.timezone, closed_until AT TIME ZONE loc.timezone, reason)
+    RETURNING * INTO added;
+    -- the therapist's bookings already in it stay; the answer counts them
+    RETURN (SELECT pg_catalog.to_jsonb(cl) || pg_catalog.jsonb_build_object('citas_inside',
+                     (SELECT pg_catalog.count(*) FROM reflexo.appointments a
+                       WHERE a.location_id = added.location_id AND a.assigned_user_id = added.ghl_user_id
+                         AND a.status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])
+                         AND a.starts_at < add_time_off.closed_until AND a.ends_at > add_time_off.closed_from))
+              FROM api.closures cl WHERE cl.id = added.id)::pg_catalog.json;
+  END
+  $$;
+ALTER FUNCTION api.add_time_off(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                pg_catalog.text) OWNER TO reflexo_api;
+COMMENT ON FUNCTION api.add_time_off(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                     pg_catalog.text) IS
+  'POST /rpc/add_time_off {location_id, ghl_user_id, closed_from, closed_until, reason}: a therapist''s time off '
+  '(a closure of that therapist; DELETE it with api.remove_closure); answers it and how many of their active citas '
+  'fall in it. Admins.';
+
 CREATE VIEW api.series AS
   SELECT s.id, s.location_id, l.ghl_location_id, c.ghl_calendar_id, s.assigned_user_id, s.contact_id, s.title,
          s.first_start, s.duration, s.rrule, s.all_or_nothing, s.created_at, l.timezone
@@ -2278,6 +2322,7 @@ COMMENT ON FUNCTION api.move_series(pg_catalog.int8, pg_catalog.timestamptz, pg_
 
 REVOKE ALL ON FUNCTION
     api.set_therapist(pg_catalog.int8, pg_catalog.text, pg_catalog.text, pg_catalog.text),
+    api.add_time_off(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.text),
     api.book_series(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.text, pg_catalog.int4,
                     pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.bool),
     api.cancel_series(pg_catalog.int8, pg_catalog.timestamptz),
@@ -2289,7 +2334,8 @@ GRANT EXECUTE ON FUNCTION
                     pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.bool),
     api.cancel_series(pg_catalog.int8, pg_catalog.timestamptz),
     api.move_series(pg_catalog.int8, pg_catalog.timestamptz, pg_catalog.timestamptz),
-    api.set_therapist(pg_catalog.int8, pg_catalog.text, pg_catalog.text, pg_catalog.text)
+    api.set_therapist(pg_catalog.int8, pg_catalog.text, pg_catalog.text, pg_catalog.text),
+    api.add_time_off(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.text)
   TO reflexo_staff, reflexo_admin;
 
 -- Read afresh (VOLATILE: a new snapshot), so that the statement that booked a

@@ -25,6 +25,9 @@ static const Field location_fields[] = {
 
 #define NFIELDS ((int) (sizeof(location_fields) / sizeof(*location_fields)))
 
+/* an interval with months (GHL's "3 months" notice) as days and time, a month counting 30 days */
+#define IN_DAYS(x) "pg_catalog.justify_hours(pg_catalog.make_interval(secs => pg_catalog.date_part('epoch', " x ")))"
+
 #define DURATION(x) \
 	"CASE WHEN pg_catalog.date_part('day', " x ") > 0 THEN pg_catalog.date_part('day', " x ")::pg_catalog.text || ' ' ELSE '' END" \
 	" || pg_catalog.to_char(" x ", 'HH24:MI:SS')"
@@ -156,7 +159,11 @@ plan_calendars(ApiRequest *request, ApiPlan *plan)
 	plan->operation = "location_calendars";
 	plan->sql = "SELECT pg_catalog.json_build_object('calendars', COALESCE(pg_catalog.json_agg("
 		"pg_catalog.json_build_object('id', c.ghl_calendar_id, 'name', c.name, 'description', c.description,"
-		" 'timezone', c.timezone, 'isActive', c.is_active, 'locationId', c.ghl_location_id, 'isDefault', c.is_default)"
+		" 'timezone', c.timezone, 'isActive', c.is_active, 'locationId', c.ghl_location_id, 'isDefault', c.is_default,"
+		" 'capacity', c.capacity, 'openHours', c.open_hours, 'slotDuration', " DURATION("c.slot_duration") ","
+		" 'bufferBefore', " DURATION("c.buffer_before") ", 'bufferAfter', " DURATION("c.buffer_after") ","
+		" 'minNotice', " DURATION(IN_DAYS("c.min_notice")) ","
+		" 'bookingHorizon', " DURATION(IN_DAYS("c.booking_horizon")) ", 'maxPerDay', c.max_per_day)"
 		" ORDER BY c.name, c.id) FILTER (WHERE c.id IS NOT NULL), '[]'),"
 		" 'total', pg_catalog.count(c.id), 'success', true)"
 		" FROM reflexo.api_visible_location($1::pg_catalog.int8) s"
@@ -204,7 +211,7 @@ plan_retry_syncs(ApiRequest *request, ApiPlan *plan)
 
 /* A closure (cl, a row of api.closures) of location s; local wall-clock times. */
 #define CLOSURE_JSON \
-	"pg_catalog.json_build_object('id', cl.id, 'ghl_calendar_id', cl.ghl_calendar_id," \
+	"pg_catalog.json_build_object('id', cl.id, 'ghl_calendar_id', cl.ghl_calendar_id, 'ghl_user_id', cl.ghl_user_id," \
 	" 'closed_from', cl.closed_from, 'closed_until', cl.closed_until, 'reason', cl.reason," \
 	" 'created_at', reflexo.ghl_time(cl.created_at, s.timezone))"
 
@@ -220,6 +227,80 @@ plan_closures(ApiRequest *request, ApiPlan *plan)
 		" FILTER (WHERE cl.id IS NOT NULL), '[]')"
 		" FROM reflexo.api_visible_location($1::pg_catalog.int8) s"
 		" LEFT JOIN api.closures cl ON cl.location_id = s.id";
+	return true;
+}
+
+/* A therapist (t, a row of api.therapists) of location s. */
+#define THERAPIST_JSON \
+	"pg_catalog.json_build_object('ghl_user_id', t.ghl_user_id, 'name', t.name, 'open_hours', t.open_hours," \
+	" 'updated_at', reflexo.ghl_time(t.updated_at, s.timezone))"
+
+/* GET /api/locations/settings/{id}/therapists/ */
+static bool
+plan_therapists(ApiRequest *request, ApiPlan *plan)
+{
+	plan->params[0] = api_id_text(request);
+	plan->nparams = 1;
+	plan->read_only = true;
+	plan->operation = "list_therapists";
+	plan->sql = "SELECT COALESCE(pg_catalog.json_agg(" THERAPIST_JSON " ORDER BY t.name, t.ghl_user_id)"
+		" FILTER (WHERE t.ghl_user_id IS NOT NULL), '[]')"
+		" FROM reflexo.api_visible_location($1::pg_catalog.int8) s"
+		" LEFT JOIN api.therapists t ON t.location_id = s.id";
+	return true;
+}
+
+/* POST /api/locations/settings/{id}/therapists/ {ghl_user_id[, name, open_hours]} (admins): add, or set name and hours */
+static bool
+plan_set_therapist(ApiRequest *request, ApiPlan *plan)
+{
+	static const Field fields[] = {
+		{"ghl_user_id", FIELD_TEXT, true, false, 100, NULL, NULL},
+		{"name", FIELD_TEXT, false, true, 255, NULL, NULL},
+		{"open_hours", FIELD_TEXT, false, true, 500, NULL, NULL},
+	};
+	json_t	   *values = api_validate(request, fields, 3, true);
+
+	if (values == NULL)
+		return false;
+	plan->params[0] = api_id_text(request);
+	for (int i = 0; i < 3; i++)
+	{
+		const char *value = json_string_value(json_object_get(values, fields[i].name));
+
+		plan->params[i + 1] = value ? api_sql(request, "%s", value) : NULL;
+	}
+	plan->nparams = 4;
+	plan->operation = "set_therapist";
+	plan->sql = "SELECT " THERAPIST_JSON " FROM api.set_therapist($1::pg_catalog.int8, $2, $3, $4) t,"
+		" reflexo.api_visible_location($1::pg_catalog.int8) s";
+	json_decref(values);
+	return true;
+}
+
+/* POST /api/locations/settings/{id}/time_off/ {ghl_user_id, closed_from, closed_until, reason} (admins): 201 */
+static bool
+plan_add_time_off(ApiRequest *request, ApiPlan *plan)
+{
+	static const Field fields[] = {
+		{"ghl_user_id", FIELD_TEXT, true, false, 100, NULL, NULL},
+		{"closed_from", FIELD_TIME, true, false, 0, NULL, NULL},
+		{"closed_until", FIELD_TIME, true, false, 0, NULL, NULL},
+		{"reason", FIELD_TEXT, true, false, 500, NULL, NULL},
+	};
+	json_t	   *values = api_validate(request, fields, 4, true);
+
+	if (values == NULL)
+		return false;
+	plan->params[0] = api_id_text(request);
+	for (int i = 0; i < 4; i++)
+		plan->params[i + 1] = api_sql(request, "%s", json_string_value(json_object_get(values, fields[i].name)));
+	plan->nparams = 5;
+	plan->status = 201;
+	plan->operation = "add_time_off";
+	plan->sql = "SELECT api.add_time_off($1::pg_catalog.int8, $2, $3::pg_catalog.timestamptz,"
+		" $4::pg_catalog.timestamptz, $5)";
+	json_decref(values);
 	return true;
 }
 
@@ -280,5 +361,8 @@ const Endpoint api_locations_endpoints[] = {
 	{"/api/locations/settings/{id}/closures/", "GET", ACCESS_USER, plan_closures, NULL, NULL, false},
 	{"/api/locations/settings/{id}/closures/", "POST", ACCESS_USER, plan_add_closure, NULL, NULL, false},
 	{"/api/locations/settings/{id}/closures/{id}/", "DELETE", ACCESS_USER, plan_remove_closure, NULL, NULL, false},
+	{"/api/locations/settings/{id}/therapists/", "GET", ACCESS_USER, plan_therapists, NULL, NULL, false},
+	{"/api/locations/settings/{id}/therapists/", "POST", ACCESS_USER, plan_set_therapist, NULL, NULL, false},
+	{"/api/locations/settings/{id}/time_off/", "POST", ACCESS_USER, plan_add_time_off, NULL, NULL, false},
 };
 const int	api_locations_count = sizeof(api_locations_endpoints) / sizeof(*api_locations_endpoints);

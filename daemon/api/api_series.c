@@ -20,6 +20,21 @@
 	" 'all_or_nothing', s.all_or_nothing, 'citas', (SELECT COALESCE(pg_catalog.json_agg(%s ORDER BY c.start_time), '[]')" \
 	"   FROM api.series_citas(s.id) c JOIN api.location_settings l ON l.id = c.location_id))"
 
+/*
+ * The sessions a series could not book (o.r -> 'refused' of reflexo.try_series),
+ * with their times and their free alternatives' in the offset of zone z.
+ */
+#define REFUSED_JSON \
+	"(SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(" \
+	"   'start_time', reflexo.ghl_time((f ->> 'starts_at')::pg_catalog.timestamptz, z.timezone)," \
+	"   'end_time', reflexo.ghl_time((f ->> 'ends_at')::pg_catalog.timestamptz, z.timezone)," \
+	"   'error', f -> 'error', 'sqlstate', f -> 'sqlstate', 'constraint', f -> 'constraint'," \
+	"   'alternatives', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(" \
+	"     'start_time', reflexo.ghl_time((a ->> 'starts_at')::pg_catalog.timestamptz, z.timezone)," \
+	"     'end_time', reflexo.ghl_time((a ->> 'ends_at')::pg_catalog.timestamptz, z.timezone))), '[]')" \
+	"     FROM pg_catalog.jsonb_array_elements(f -> 'alternatives') a))), '[]')" \
+	"  FROM pg_catalog.jsonb_array_elements(o.r -> 'refused') f)"
+
 /* POST /api/ghl/series/: 201 with the series and its citas, or 409 with what was refused */
 static bool
 plan_book(ApiRequest *request, ApiPlan *plan)
@@ -57,12 +72,14 @@ plan_book(ApiRequest *request, ApiPlan *plan)
 						"WITH o AS (SELECT api.book_series($1, $2::pg_catalog.timestamptz, $3, $4::pg_catalog.int4,"
 						"  $5, $6, $7, $8, $9::pg_catalog.bool) AS r)"
 						" SELECT CASE WHEN (o.r ->> 'booked')::pg_catalog.bool"
-						"  THEN (SELECT " SERIES_JSON "::pg_catalog.jsonb || pg_catalog.jsonb_build_object('refused', o.r -> 'refused')"
+						"  THEN (SELECT " SERIES_JSON "::pg_catalog.jsonb || pg_catalog.jsonb_build_object('refused', " REFUSED_JSON ")"
 						"        FROM api.series_by_id((o.r ->> 'series_id')::pg_catalog.int8) s)"
 						"  ELSE pg_catalog.jsonb_build_object('non_field_errors', pg_catalog.jsonb_build_array("
 						"        pg_catalog.format(reflexo.translate('%%s of the %%s sessions of the series cannot be booked'),"
 						"          pg_catalog.jsonb_array_length(o.r -> 'refused'), o.r ->> 'occurrences')),"
-						"        'refused', o.r -> 'refused') END FROM o",
+						"        'refused', " REFUSED_JSON ") END"
+						" FROM o, (SELECT c.timezone FROM api.calendars c"
+						"  WHERE c.ghl_calendar_id = $1 OR c.id::pg_catalog.text = $1 LIMIT 1) z",
 						api_cita_json);
 	json_decref(values);
 	return true;

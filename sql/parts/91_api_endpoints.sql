@@ -379,14 +379,14 @@ COMMENT ON VIEW api.cita_history IS
 
 CREATE VIEW api.closures WITH (security_barrier) AS
   SELECT cl.id, cl.location_id, c.ghl_calendar_id, cl.closed_from, cl.closed_until, cl.reason,
-         cl.created_at, cl.updated_at
+         cl.created_at, cl.updated_at, cl.ghl_user_id
     FROM reflexo.closures cl
     LEFT JOIN reflexo.calendars c ON c.id = cl.calendar_id
    WHERE cl.location_id = ANY (COALESCE((SELECT reflexo.api_visible_location_ids()), '{}'));
 ALTER VIEW api.closures OWNER TO reflexo_api;
 COMMENT ON VIEW api.closures IS
-  'GET /closures?location_id=eq.N: holidays and closures of your locations (ghl_calendar_id NULL: the whole '
-  'location), in local wall-clock time.';
+  'GET /closures?location_id=eq.N: holidays and closures of your locations (ghl_calendar_id and ghl_user_id NULL: '
+  'the whole location; ghl_user_id: a therapist''s time off), in local wall-clock time.';
 
 CREATE FUNCTION api.add_closure(location_id pg_catalog.int8, first_day pg_catalog.date, reason pg_catalog.text,
                                 last_day pg_catalog.date DEFAULT NULL, ghl_calendar_id pg_catalog.text DEFAULT NULL)

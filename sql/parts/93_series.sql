@@ -376,6 +376,48 @@ COMMENT ON FUNCTION api.set_therapist(pg_catalog.int8, pg_catalog.text, pg_catal
   'POST /rpc/set_therapist {location_id, ghl_user_id, name, open_hours}: adds a therapist or sets their name and '
   'working hours (open_hours NULL: the calendar''s). Admins.';
 
+CREATE FUNCTION api.add_time_off(location_id pg_catalog.int8, ghl_user_id pg_catalog.text,
+                                 closed_from pg_catalog.timestamptz, closed_until pg_catalog.timestamptz,
+                                 reason pg_catalog.text)
+  RETURNS pg_catalog.json
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    loc api.location_settings;
+    added reflexo.closures;
+  BEGIN
+    PERFORM reflexo.api_require_admin('manage therapists');
+    loc := reflexo.api_visible_location(location_id);
+    IF NOT EXISTS (SELECT FROM api.therapists t WHERE t.location_id = loc.id AND t.ghl_user_id = add_time_off.ghl_user_id)
+    THEN
+      RAISE EXCEPTION USING ERRCODE = '23503', CONSTRAINT = 'closures_therapist_fkey',
+        MESSAGE = format(reflexo.translate('therapist %s does not work at location %s'), ghl_user_id, loc.id),
+        HINT = reflexo.translate('GET /api/locations/settings/{id}/therapists/ lists them.');
+    END IF;
+    IF closed_until <= closed_from THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', CONSTRAINT = 'closures_period_order',
+        MESSAGE = reflexo.translate('closed_until must come after closed_from');
+    END IF;
+    INSERT INTO reflexo.closures (location_id, ghl_user_id, closed_from, closed_until, reason)
+    VALUES (loc.id, ghl_user_id, closed_from AT TIME ZONE loc.timezone, closed_until AT TIME ZONE loc.timezone, reason)
+    RETURNING * INTO added;
+    -- the therapist's bookings already in it stay; the answer counts them
+    RETURN (SELECT pg_catalog.to_jsonb(cl) || pg_catalog.jsonb_build_object('citas_inside',
+                     (SELECT pg_catalog.count(*) FROM reflexo.appointments a
+                       WHERE a.location_id = added.location_id AND a.assigned_user_id = added.ghl_user_id
+                         AND a.status <> ALL ('{cancelled,invalid}'::reflexo.appointment_status[])
+                         AND a.starts_at < add_time_off.closed_until AND a.ends_at > add_time_off.closed_from))
+              FROM api.closures cl WHERE cl.id = added.id)::pg_catalog.json;
+  END
+  $$;
+ALTER FUNCTION api.add_time_off(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                pg_catalog.text) OWNER TO reflexo_api;
+COMMENT ON FUNCTION api.add_time_off(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz,
+                                     pg_catalog.text) IS
+  'POST /rpc/add_time_off {location_id, ghl_user_id, closed_from, closed_until, reason}: a therapist''s time off '
+  '(a closure of that therapist; DELETE it with api.remove_closure); answers it and how many of their active citas '
+  'fall in it. Admins.';
+
 CREATE VIEW api.series AS
   SELECT s.id, s.location_id, l.ghl_location_id, c.ghl_calendar_id, s.assigned_user_id, s.contact_id, s.title,
          s.first_start, s.duration, s.rrule, s.all_or_nothing, s.created_at, l.timezone
@@ -455,6 +497,7 @@ COMMENT ON FUNCTION api.move_series(pg_catalog.int8, pg_catalog.timestamptz, pg_
 
 REVOKE ALL ON FUNCTION
     api.set_therapist(pg_catalog.int8, pg_catalog.text, pg_catalog.text, pg_catalog.text),
+    api.add_time_off(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.text),
     api.book_series(pg_catalog.text, pg_catalog.timestamptz, pg_catalog.text, pg_catalog.int4,
                     pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.bool),
     api.cancel_series(pg_catalog.int8, pg_catalog.timestamptz),
@@ -466,7 +509,8 @@ GRANT EXECUTE ON FUNCTION
                     pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.bool),
     api.cancel_series(pg_catalog.int8, pg_catalog.timestamptz),
     api.move_series(pg_catalog.int8, pg_catalog.timestamptz, pg_catalog.timestamptz),
-    api.set_therapist(pg_catalog.int8, pg_catalog.text, pg_catalog.text, pg_catalog.text)
+    api.set_therapist(pg_catalog.int8, pg_catalog.text, pg_catalog.text, pg_catalog.text),
+    api.add_time_off(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.text)
   TO reflexo_staff, reflexo_admin;
 
 -- Read afresh (VOLATILE: a new snapshot), so that the statement that booked a

@@ -92,7 +92,7 @@ SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(),
 SELECT is((pg_temp.api('reflexo_admin', pg_temp.admin(),
                        'SELECT api.add_closure(101, ''2026-12-24'', ''Navidad'', ''2026-12-25'') AS c') -> 0 -> 'c')
           - '{id,created_at,updated_at}'::text[],
-          '{"location_id": 101, "ghl_calendar_id": null, "closed_from": "2026-12-24T00:00:00",
+          '{"location_id": 101, "ghl_calendar_id": null, "ghl_user_id": null, "closed_from": "2026-12-24T00:00:00",
             "closed_until": "2026-12-26T00:00:00", "reason": "Navidad", "citas_inside": 1}',
           'an admin closes Lima for two days: the answer counts the cita already booked in them');
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(202, '09:00', '10:00', day => '2026-12-24')$$) ->> 'sqlstate', '23514',

@@ -137,9 +137,9 @@ SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (calendar_id, titl
 -- in Spanish
 SET LOCAL lc_messages = 'es_PE.UTF-8';
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(201, '09:00', '10:00', therapist => 'usr-ana', day => '2037-03-17')$$)
-            ->> 'message', 'el terapeuta está ausente: Vacaciones', 'time off reads in Spanish');
+            ->> 'message', 'El terapeuta está ausente: Vacaciones', 'time off reads in Spanish');
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book(203, '19:00', '20:00', day => '2037-03-11')$$) ->> 'message',
-          'el calendario "Pilates grupal" está completo el 2037-03-11', 'and a full day');
+          'El calendario "Pilates grupal" está completo el 2037-03-11', 'and a full day');
 SET LOCAL lc_messages = 'C';
 
 SELECT * FROM finish();

@@ -35,7 +35,7 @@ SELECT is(pg_temp.error_of($$SELECT reflexo.series_occurrences(now(), 'FREQ=WEEK
           'invalid recurrence rule: BYDAY takes MO, TU, WE, TH, FR, SA, SU, not "1MO"', 'so are numbered days');
 SET LOCAL lc_messages = 'es_PE.UTF-8';
 SELECT is(pg_temp.error_of($$SELECT reflexo.series_occurrences(now(), 'FREQ=WEEKLY', 'UTC')$$) ->> 'message',
-          'regla de recurrencia no válida: indique COUNT o UNTIL', 'in Spanish, reason included');
+          'Regla de recurrencia no válida: indique COUNT o UNTIL', 'in Spanish, reason included');
 SET LOCAL lc_messages = 'C';
 
 -- ---------------------------------------------------------------- booking it

@@ -469,7 +469,9 @@ $r = call('POST', '/api/ghl/series/', token => $lima, json => { ghl_calendar_id 
 	start_time => '2038-03-05T10:15:00-05:00', rrule => 'FREQ=DAILY;COUNT=2' });
 is($r->{status}, 409, 'a series that collides with another is refused whole: 409');
 is($r->{json}{non_field_errors}[0], '1 de las 2 sesiones de la serie no se pueden reservar', 'saying how much, in Spanish');
-ok(@{ $r->{json}{refused}[0]{alternatives} } > 0, 'with free alternatives for the refused session');
+is($r->{json}{refused}[0]{start_time}, '2038-03-05T10:15:00-05:00', 'naming the refused session in local time');
+like($r->{json}{refused}[0]{alternatives}[0]{start_time}, qr/^2038-03-0\dT\d\d:\d\d:00-05:00$/,
+	'with free alternatives for it');
 is(call('POST', '/api/ghl/series/', token => $lima, json => { ghl_calendar_id => 'cal_457',
 	start_time => '2038-03-05T10:15:00-05:00', rrule => 'FREQ=MONTHLY;COUNT=2' })->{status}, 400,
 	'an unsupported rule is a 400');
@@ -488,6 +490,40 @@ ok(!grep({ $_->{start_time} =~ /T(09:30|10:00|10:30)/ } @{ $r->{json} }) && @{ $
 	'per therapist: not while they see the series\' patient on another calendar');
 is(call('GET', '/api/ghl/free_slots/?desde=2038-03-01T07:00:00-05:00', token => $lima)->{status}, 400,
 	'a calendar is required');
+
+# ---------------------------------------------------------------- therapists, time off, calendar settings
+$node->safe_psql('postgres', q{UPDATE reflexo.calendars SET buffer_after = '10 minutes', min_notice = '2 days',
+	booking_horizon = '3 months', max_per_day = 8 WHERE ghl_calendar_id = 'cal_456'});
+my ($fisio) = grep { $_->{id} eq 'cal_456' } @{ call('GET', '/api/locations/settings/1/calendars/', token => $lima)->{json}{calendars} };
+is_deeply([ @$fisio{qw(bufferBefore bufferAfter minNotice bookingHorizon maxPerDay)} ],
+	[ '00:00:00', '00:10:00', '2 00:00:00', '90 00:00:00', 8 ], 'a calendar\'s GHL booking settings are readable');
+$r = call('POST', '/api/locations/settings/1/therapists/', token => $lima, json => { ghl_user_id => 'usr-ana' });
+is($r->{status}, 403, 'staff may not set a therapist\'s hours');
+$r = call('POST', '/api/locations/settings/1/therapists/', token => $admin,
+	json => { ghl_user_id => 'usr-ana', name => 'Ana', open_hours => 'mon-fri 09:00-13:00' });
+is_deeply([ $r->{status}, @{ $r->{json} }{qw(name open_hours)} ], [ 200, 'Ana', 'mon-fri 09:00-13:00' ],
+	'an admin adds a therapist with her hours');
+is(call('POST', '/api/locations/settings/1/therapists/', token => $admin,
+	json => { ghl_user_id => 'usr-ana', open_hours => 'lunes' })->{status}, 400, 'hours that do not parse are a 400');
+is_deeply([ map { $_->{ghl_user_id} } @{ call('GET', '/api/locations/settings/1/therapists/', token => $lima)->{json} } ],
+	[ 'usr-ana' ], 'GET …/therapists/ lists them');
+is(call('GET', '/api/locations/settings/1/therapists/', token => $madrid)->{status}, 404, 'not to another location\'s staff');
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { title => 'Tarde', ghl_calendar_id => 'cal_457',
+	assigned_user_id => 'usr-ana', start_time => '2038-04-06T15:00:00-05:00', end_time => '2038-04-06T16:00:00-05:00' });
+is($r->{json}{non_field_errors}[0], 'Fuera del horario del terapeuta: martes 09:00-13:00',
+	'a booking outside the therapist\'s hours is refused, in Spanish');
+$r = call('POST', '/api/locations/settings/1/time_off/', token => $admin, json => { ghl_user_id => 'usr-ana',
+	closed_from => '2038-04-07T00:00:00-05:00', closed_until => '2038-04-09T00:00:00-05:00', reason => 'Congreso' });
+is_deeply([ $r->{status}, @{ $r->{json} }{qw(ghl_user_id closed_from closed_until)} ],
+	[ 201, 'usr-ana', '2038-04-07T00:00:00', '2038-04-09T00:00:00' ], 'POST …/time_off/ records a therapist\'s time off');
+is(call('POST', '/api/locations/settings/1/time_off/', token => $admin, json => { ghl_user_id => 'usr-nadie',
+	closed_from => '2038-04-07T00:00:00-05:00', closed_until => '2038-04-09T00:00:00-05:00', reason => 'x' })->{status},
+	400, 'for a therapist of the location only');
+$r = call('POST', '/api/ghl/citas/', token => $lima, json => { title => 'Congreso', ghl_calendar_id => 'cal_457',
+	assigned_user_id => 'usr-ana', start_time => '2038-04-08T10:00:00-05:00', end_time => '2038-04-08T11:00:00-05:00' });
+is($r->{json}{non_field_errors}[0], 'El terapeuta está ausente: Congreso', 'her bookings in it are refused');
+ok((grep { ($_->{ghl_user_id} // '') eq 'usr-ana' } @{ call('GET', '/api/locations/settings/1/closures/', token => $lima)->{json} }),
+	'and the closures list shows it');
 
 # ---------------------------------------------------------------- revocation
 $node->safe_psql('postgres', q{SELECT api.update_user('lima', is_active => false)});
