@@ -106,6 +106,8 @@ extern int	store_location_index(const SimLocation *location);
 extern json_t *store_find_calendar(const char *calendar_id, SimLocation **location);
 /* A calendar's duration field (slotDuration, slotInterval) in minutes, its unit field saying mins or hours. */
 extern int64_t calendar_minutes(json_t *calendar, const char *amount, const char *unit, int fallback);
+/* preBuffer + slotBuffer in milliseconds: how far apart two of its appointments must be */
+extern int64_t calendar_buffers_ms(json_t *calendar);
 extern char *store_new_id(void);
 extern json_t *store_issue_token(SimLocation *location, const char *scope, int ttl_s, const char *kind,
 								 bool with_refresh);

@@ -54,10 +54,12 @@ static bool
 slot_free(json_t *calendar, int64_t start, int64_t end, const char *skip, json_t *input, SimResponse *response)
 {
 	json_int_t	per_slot = json_integer_value(json_object_get(calendar, "appoinmentPerSlot"));
+	int64_t		reach = calendar_buffers_ms(calendar);
 
 	if (json_is_true(json_object_get(input, "ignoreFreeSlotValidation")))
 		return true;
-	if (appointments_overlapping("calendarId", json_string_value(json_object_get(calendar, "id")), start, end, skip)
+	if (appointments_overlapping("calendarId", json_string_value(json_object_get(calendar, "id")), start - reach,
+								 end + reach, skip)
 		< (per_slot > 0 ? per_slot : 1))
 		return true;
 	respond_error(response, 400, "The slot you have selected is no longer available.");

@@ -45,6 +45,7 @@ add_slots(json_t *result, json_t *calendar, const struct tm *day, int open, int 
 {
 	const char *calendar_id = json_string_value(json_object_get(calendar, "id"));
 	json_int_t	per_slot = json_integer_value(json_object_get(calendar, "appoinmentPerSlot"));
+	int64_t		reach = calendar_buffers_ms(calendar);	/* its preBuffer and slotBuffer kept free */
 	char		date[48];
 
 	snprintf(date, sizeof(date), "%04d-%02d-%02d", day->tm_year + 1900, day->tm_mon + 1, day->tm_mday);
@@ -59,7 +60,8 @@ add_slots(json_t *result, json_t *calendar, const struct tm *day, int open, int 
 
 		if (start_ms < from_ms || start_ms >= to_ms)
 			continue;
-		if (appointments_overlapping("calendarId", calendar_id, start_ms, end_ms, NULL) >= (per_slot > 0 ? per_slot : 1))
+		if (appointments_overlapping("calendarId", calendar_id, start_ms - reach, end_ms + reach, NULL) >=
+			(per_slot > 0 ? per_slot : 1))
 			continue;
 		if (user_id && appointments_overlapping("assignedUserId", user_id, start_ms, end_ms, NULL) > 0)
 			continue;

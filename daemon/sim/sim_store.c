@@ -342,6 +342,13 @@ default_seed(const char *location_id)
 }
 
 int64_t
+calendar_buffers_ms(json_t *calendar)
+{
+	return (calendar_minutes(calendar, "preBuffer", "preBufferUnit", 0) +
+			calendar_minutes(calendar, "slotBuffer", "slotBufferUnit", 0)) * 60000;
+}
+
+int64_t
 calendar_minutes(json_t *calendar, const char *amount, const char *unit, int fallback)
 {
 	json_int_t	n = json_integer_value(json_object_get(calendar, amount));

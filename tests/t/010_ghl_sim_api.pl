@@ -140,6 +140,21 @@ ok(!grep({ $_ eq '2026-03-10T13:00:00-05:00' } @slots), 'nor is the lunch break'
 is($sim->api('GET', "/calendars/$cal/free-slots?startDate=1773118800000&endDate=1776118800000", token => $token)->{status},
 	422, 'at most 31 days at once');
 
+# buffers: preBuffer and slotBuffer keep time free around each appointment
+$sim->control('POST', 'calendars', { locationId => $loc, id => 'SimCalPausa000000001', name => 'Con pausa',
+	isActive => JSON::PP::true, slotDuration => 30, slotDurationUnit => 'mins', appoinmentPerSlot => 1,
+	slotBuffer => 30, slotBufferUnit => 'mins', teamMembers => [ { userId => 'SimTherapist00000003' } ],
+	openHours => [ { daysOfTheWeek => [ 1, 2, 3, 4, 5 ], hours => [ { openHour => 8, openMinute => 0, closeHour => 12, closeMinute => 0 } ] } ] });
+my %pausa = (calendarId => 'SimCalPausa000000001', locationId => $loc, contactId => 'contact-2', title => 'Pausa',
+	startTime => '2026-03-10T09:00:00-05:00', endTime => '2026-03-10T09:30:00-05:00');
+is($sim->api('POST', '/calendars/events/appointments', token => $token, json => \%pausa)->{status}, 200, 'a booking on a calendar with a slot buffer');
+$r = $sim->api('POST', '/calendars/events/appointments', token => $token,
+	json => { %pausa, startTime => '2026-03-10T09:45:00-05:00', endTime => '2026-03-10T10:15:00-05:00' });
+is($r->{status}, 400, 'the next one inside its buffer is refused');
+$r = $sim->api('GET', "/calendars/SimCalPausa000000001/free-slots?startDate=1773118800000&endDate=1773205199000", token => $token);
+is_deeply([ grep { /T(08|09|10):/ } @{ $r->{json}{'2026-03-10'}{slots} } ],
+	[ map { "2026-03-10T$_:00-05:00" } qw(08:00 10:00 10:30) ], 'and free slots keep the buffers');
+
 # auth rules
 $r = $sim->api('GET', "/calendars/?locationId=$loc", token => $token, version => undef);
 is($r->{status}, 401, 'no Version header is 401');

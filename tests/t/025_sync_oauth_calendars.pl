@@ -68,7 +68,10 @@ is(wait_for_value($node, q{SELECT sync_state FROM reflexo.appointments}, 'synced
 # 4. calendar changes in GHL, picked up on NOTIFY reflexo_calendars
 $sim->control('POST', 'calendars', { locationId => 'SimLocation000000001', id => 'SimCalNueva000000001', name => 'Pilates',
 	isActive => JSON::PP::true, slotDuration => 45, slotDurationUnit => 'mins', appoinmentPerSlot => 4,
-	openHours => [ { daysOfTheWeek => [ 1, 3, 5 ], hours => [ { openHour => 7, openMinute => 0, closeHour => 12, closeMinute => 0 } ] } ] });
+	openHours => [ { daysOfTheWeek => [ 1, 3, 5 ], hours => [ { openHour => 7, openMinute => 0, closeHour => 12, closeMinute => 0 } ] } ],
+	preBuffer => 10, preBufferUnit => 'mins', slotBuffer => 1, slotBufferUnit => 'hours',
+	allowBookingAfter => 1, allowBookingAfterUnit => 'days', allowBookingFor => 2, allowBookingForUnit => 'weeks',
+	appoinmentPerDay => 6, teamMembers => [ { userId => 'SimTherapist00000009', priority => 0.5, isPrimary => JSON::PP::true } ] });
 $sim->control('DELETE', 'calendars/SimCalEvaluacion0001');
 $node->safe_psql('postgres', q{NOTIFY reflexo_calendars, 'SimLocation000000001'});
 is(wait_for_value($node, q{SELECT string_agg(ghl_calendar_id || ':' || is_active, ' ' ORDER BY ghl_calendar_id) FROM reflexo.calendars},
@@ -77,6 +80,11 @@ is(wait_for_value($node, q{SELECT string_agg(ghl_calendar_id || ':' || is_active
 	'a new calendar arrives; a removed one is deactivated, not deleted');
 is($node->safe_psql('postgres', q{SELECT capacity || ' ' || open_hours FROM reflexo.calendars WHERE ghl_calendar_id = 'SimCalNueva000000001'}),
 	'4 mon 07:00-12:00; wed 07:00-12:00; fri 07:00-12:00', 'with its settings');
+is($node->safe_psql('postgres', q{SELECT concat_ws(' ', buffer_before, buffer_after, min_notice, booking_horizon, max_per_day)
+	FROM reflexo.calendars WHERE ghl_calendar_id = 'SimCalNueva000000001'}), '00:10:00 01:00:00 1 day 14 days 6',
+	'and its booking settings: buffers, notice, horizon, appointments per day');
+is($node->safe_psql('postgres', q{SELECT string_agg(ghl_user_id, ' ' ORDER BY ghl_user_id) FROM reflexo.therapists}),
+	'SimTherapist00000001 SimTherapist00000002 SimTherapist00000009', 'the calendars\' team members are the therapists');
 like(slurp_file($daemon->log_file), qr/"tag":"CALENDAR_SYNC","message":"calendars synced".*"deactivated":1/,
 	'the sync is logged with what changed');
 my %ops = (headers => { Authorization => 'Bearer ops-token-for-installs' });
