@@ -1,0 +1,5 @@
+\set k random(1, 200)
+\set day random(0, 300)
+SELECT count(*) FROM reflexo.free_slots(:k, timestamptz '2026-01-05 00:00-05' + :day * interval '1 day',
+                                        timestamptz '2026-02-05 00:00-05' + :day * interval '1 day', NULL,
+                                        'therapist-' || :k);
