@@ -2,7 +2,7 @@
 -- past for staff, therapists' hours and time off, and free slots that honour them.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(36);
+SELECT plan(38);
 
 -- ---------------------------------------------------------------- settings from GHL
 SELECT reflexo.upsert_ghl_calendars('loc-lima', '{"calendars": [
@@ -71,6 +71,11 @@ SELECT alike(pg_temp.error_of($$SELECT pg_temp.book_in('1 day')$$) ->> 'message'
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book_in('40 days')$$) ->> 'constraint', 'appointments_booking_horizon',
           'beyond the horizon: refused');
 SELECT is(pg_temp.error_of($$SELECT pg_temp.book_in('10 days')$$), NULL, 'between the two: booked');
+SELECT is((SELECT min(starts_at) FROM reflexo.free_slots(207, now(), now() + interval '5 days')) >= now() + interval '2 days',
+          true, 'free slots start after the minimum notice');
+SELECT pg_temp.from_ghl('SELECT pg_temp.book_in(''40 days'')');
+SELECT is((SELECT validation_flags FROM reflexo.appointments WHERE calendar_id = 207 ORDER BY id DESC LIMIT 1),
+          '{too_far}', 'GHL''s booking beyond the horizon is only flagged');
 SELECT is(pg_temp.error_of($$SELECT pg_temp.from_ghl('SELECT pg_temp.book_in(''1 day'')')$$), NULL,
           'GHL''s own bookings are never refused');
 SELECT is((SELECT validation_flags FROM reflexo.appointments WHERE calendar_id = 207 ORDER BY id DESC LIMIT 1),

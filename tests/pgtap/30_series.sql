@@ -2,7 +2,7 @@
 -- alternatives, and changing one session or this and all following.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(23);
+SELECT plan(26);
 
 -- ---------------------------------------------------------------- the rule
 SELECT results_eq($$SELECT to_char(o AT TIME ZONE 'America/Lima', 'Dy YYYY-MM-DD HH24:MI')
@@ -86,6 +86,17 @@ SELECT is((SELECT count(*)::int FROM reflexo.appointments WHERE series_id = :ser
 SELECT is(reflexo.cancel_series(:series_id, '2037-03-20 00:00-05'), 5, 'this and all following cancelled');
 SELECT is((SELECT count(*)::int FROM reflexo.appointments WHERE series_id = :series_id AND status = 'scheduled'), 5,
           'the earlier ones stay');
+
+-- moving later, the later sessions move first: each onto the next one's old place
+SELECT (reflexo.book_series(204, '2037-05-04 10:00+02', 'FREQ=DAILY;COUNT=3') ->> 'series_id')::int8 AS madrid_series \gset
+SELECT is(reflexo.move_series(:madrid_series, '2037-05-04 10:00+02', '2037-05-05 10:00+02'), 3,
+          'a shift onto the following session''s place moves all three');
+SELECT results_eq($$SELECT to_char(starts_at AT TIME ZONE 'Europe/Madrid', 'MM-DD HH24:MI') FROM reflexo.appointments
+                     WHERE series_id = $$ || :madrid_series || $$ ORDER BY starts_at$$,
+                  $$VALUES ('05-05 10:00'), ('05-06 10:00'), ('05-07 10:00')$$, 'a day later each');
+SELECT is((reflexo.try_series(204, '2037-05-05 10:00+02', 'FREQ=DAILY;COUNT=2', all_or_nothing => false)
+            - '{refused}'::text[])::text, '{"booked": false, "series_id": null, "occurrences": 2, "appointment_ids": []}',
+          'book-what-fits with nothing that fits books nothing, not even the series');
 
 SELECT * FROM finish();
 ROLLBACK;
