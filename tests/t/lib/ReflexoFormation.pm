@@ -211,7 +211,13 @@ sub DESTROY
 	{
 		next unless -f "$pgdata/postmaster.pid";
 		my ($pid) = split /\n/, PostgreSQL::Test::Utils::slurp_file("$pgdata/postmaster.pid");
-		kill 'KILL', $pid if $pid;
+		next unless $pid && kill(0, $pid);
+		# an immediate shutdown takes the children with it; a bare SIGKILL of the postmaster
+		# left pg_auto_failover's health-check worker and the logger running for ever
+		kill 'QUIT', $pid;
+		my $deadline = time() + 10;
+		usleep(100_000) while kill(0, $pid) && time() < $deadline;
+		kill 'KILL', $pid;
 	}
 	return;
 }
