@@ -199,27 +199,31 @@ sub logs { my ($self) = @_; return map { $_->{log} } @{ $self->{procs} } }
 sub DESTROY
 {
 	my ($self) = @_;
-	for my $proc (reverse @{ $self->{procs} })
+	my @running = grep { !$_->{dead} } reverse @{ $self->{procs} };
+
+	# pg_autoctl stops its postgres when asked
+	kill 'TERM', $_->{pid} for @running;
+	my $deadline = time() + 20;
+	for my $proc (@running)
 	{
-		next if $proc->{dead};
-		kill 'TERM', $proc->{pid};
-		my $deadline = time() + 20;
 		usleep(100_000) while waitpid($proc->{pid}, 1) == 0 && time() < $deadline;
-		kill 'KILL', -$proc->{pid};
 	}
+
+	# A postmaster still up gets an immediate shutdown, which takes its children with it.
+	# Each child is a session leader of its own, so killing a process group misses them,
+	# and a bare SIGKILL of the postmaster left pg_auto_failover's health-check worker
+	# and the logger running after the test.
 	for my $pgdata (map { $_->{pgdata} } @{ $self->{nodes} }, { pgdata => "$self->{dir}/monitor" })
 	{
 		next unless -f "$pgdata/postmaster.pid";
 		my ($pid) = split /\n/, PostgreSQL::Test::Utils::slurp_file("$pgdata/postmaster.pid");
 		next unless $pid && kill(0, $pid);
-		# an immediate shutdown takes the children with it; a bare SIGKILL of the postmaster
-		# left pg_auto_failover's health-check worker and the logger running for ever
 		kill 'QUIT', $pid;
-		my $deadline = time() + 10;
-		usleep(100_000) while kill(0, $pid) && time() < $deadline;
+		my $until = time() + 10;
+		usleep(100_000) while kill(0, $pid) && time() < $until;
 		kill 'KILL', $pid;
 	}
+	kill 'KILL', -$_->{pid} for @running;
 	return;
 }
-
 1;
