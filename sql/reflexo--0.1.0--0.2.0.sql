@@ -182,13 +182,16 @@ COMMENT ON INDEX reflexo.outbox_deleted_idx IS 'GHL events deleted from here, so
 
 CREATE FUNCTION reflexo.ghl_change_is_stale(current reflexo.appointments, changed_at pg_catalog.timestamptz)
   RETURNS pg_catalog.bool
-  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
   AS $$
-    SELECT current.id IS NOT NULL
+  BEGIN
+    -- PL/pgSQL, not SQL: with its SET clause an SQL function is parsed and planned on every call
+    RETURN current.id IS NOT NULL
        AND ((changed_at IS NULL AND current.ghl_updated_at IS NOT NULL)
             OR changed_at <= current.ghl_updated_at
             OR coalesce(changed_at, now()) + make_interval(secs => reflexo.setting_int('reflexo.ghl_clock_skew', 30))
-               <= current.local_changed_at)
+               <= current.local_changed_at);
+  END
   $$;
 COMMENT ON FUNCTION reflexo.ghl_change_is_stale(reflexo.appointments, pg_catalog.timestamptz) IS
   'Whether a GHL change dated changed_at (NULL: undated) is older than what the appointment holds: an undated one '
@@ -438,7 +441,7 @@ COMMENT ON FUNCTION api.health() IS
 -- ---------------------------------------------------------------- webhooks about other locations
 -- Kept with their body (to apply after a calendar sync) only for a location of ours.
 CREATE OR REPLACE FUNCTION reflexo.apply_ghl_webhook(body pg_catalog.jsonb) RETURNS pg_catalog.text
-  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_seqscan = off
   AS $$
   DECLARE
     event text;
@@ -752,7 +755,7 @@ COMMENT ON FUNCTION reflexo.claim_outbox(pg_catalog.int4, pg_catalog.interval, p
 
 CREATE OR REPLACE FUNCTION reflexo.apply_ghl_event(body pg_catalog.jsonb, OUT result pg_catalog.text, OUT reason pg_catalog.text)
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp SET reflexo.change_origin = 'ghl'
+  SET search_path = pg_catalog, pg_temp SET reflexo.change_origin = 'ghl' SET enable_seqscan = off
   AS $$
   DECLARE
     event text := body ->> 'type';

@@ -2,7 +2,7 @@
 -- echo suppression, unknown calendars kept for later, malformed bodies.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(38);
+SELECT plan(40);
 
 -- create, in both shapes
 SELECT is(reflexo.apply_ghl_webhook(pg_temp.hook('AppointmentCreate', 'w-1', 'ghl-1')), 'applied',
@@ -117,6 +117,26 @@ SELECT throws_ok($$SELECT reflexo.apply_ghl_webhook(pg_temp.hook('AppointmentCre
                  '22023', 'GHL webhook field "startTime" is not an ISO 8601 time: missing', 'no start time is malformed');
 SELECT is((SELECT count(*)::int FROM reflexo.webhook_inbox WHERE webhook_id IN ('w-30', 'w-31')), 0,
           'and a malformed webhook leaves nothing behind, so a corrected retry can apply');
+
+-- The plans of a session are made while its tables are small (a new clinic, the
+-- daemon's first webhooks) and kept as they grow: they must be index scans.
+ANALYZE reflexo.appointments, reflexo.appointment_history, reflexo.outbox, reflexo.webhook_inbox,
+        reflexo.webhook_stats;  -- statistics of small tables, which make a scan the cheaper plan
+CREATE TEMP TABLE scans_before AS
+  SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE schemaname = 'reflexo';
+SELECT is((SELECT count(*)::int FROM generate_series(1, 8) g
+            WHERE reflexo.apply_ghl_webhook(pg_temp.hook('AppointmentCreate', 'w-plan-' || g, 'ghl-plan-' || g)) = 'applied'
+              AND reflexo.apply_ghl_webhook(pg_temp.hook('AppointmentUpdate', 'w-plan-u' || g, 'ghl-plan-' || g,
+                                                         'cal-fisio', '12:00', '13:00', '2026-03-09T00:00:00Z')) = 'applied'
+              AND reflexo.apply_ghl_webhook(pg_temp.hook('AppointmentCreate', 'w-plan-' || g, 'ghl-plan-' || g)) = 'duplicate'
+              AND reflexo.apply_ghl_webhook(pg_temp.hook('AppointmentDelete', 'w-plan-d' || g, 'ghl-plan-' || g,
+                                                         'cal-fisio', '12:00', '13:00', '2026-03-09T01:00:00Z')) = 'applied'),
+          8, 'eight appointments created, moved, redelivered and deleted from GHL');
+SELECT is((SELECT string_agg(relname || ' ' || (x.seq_scan - b.seq_scan), ', ' ORDER BY relname)
+             FROM pg_stat_xact_user_tables x JOIN scans_before b USING (relname)
+            WHERE x.schemaname = 'reflexo' AND x.seq_scan > b.seq_scan
+              AND relname IN ('appointments', 'appointment_history', 'outbox', 'webhook_inbox', 'webhook_stats')),
+          NULL, 'with no sequential scan of a table that grows, whatever its size when the plan was made');
 
 SELECT * FROM finish();
 ROLLBACK;
