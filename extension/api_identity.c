@@ -62,20 +62,44 @@ location_id_of(JsonbValue *element)
 	return 0;
 }
 
+/* The claim called key of the request's JWT (PostgREST's request.jwt.claims), NULL if none. */
+static JsonbValue *
+claim(const char *key)
+{
+	const char *claims = GetConfigOption("request.jwt.claims", true, false);
+	Jsonb	   *json;
+
+	if (claims == NULL || *claims == '\0')
+		return NULL;
+	json = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(claims)));
+	return JB_ROOT_IS_OBJECT(json) ? getKeyJsonValueFromContainer(&json->root, key, strlen(key), NULL) : NULL;
+}
+
+char *
+api_request_claim(const char *key)
+{
+	JsonbValue *value = claim(key);
+	Jsonb	   *json;
+
+	if (value == NULL || value->type == jbvNull)
+		return NULL;
+	if (value->type == jbvString)
+		return pnstrdup(value->val.string.val, value->val.string.len);
+	json = JsonbValueToJsonb(value);	/* as ->> writes a number, a boolean, an object or an array */
+	return JsonbToCString(NULL, &json->root, VARSIZE(json));
+}
+
 /* The JWT's location_ids for a staff request, else an empty array. */
 static ArrayType *
 claimed_location_ids(void)
 {
-	const char *claims = GetConfigOption("request.jwt.claims", true, false);
-	Jsonb	   *json;
 	JsonbValue *ids;
 	Datum	   *values = NULL;
 	int			n = 0;
 
-	if (claims != NULL && *claims != '\0' && requesting_role_has("reflexo_staff"))
+	if (requesting_role_has("reflexo_staff"))
 	{
-		json = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(claims)));
-		ids = JB_ROOT_IS_OBJECT(json) ? getKeyJsonValueFromContainer(&json->root, "location_ids", 12, NULL) : NULL;
+		ids = claim("location_ids");
 		if (ids != NULL && ids->type == jbvBinary && JsonContainerIsArray(ids->val.binary.data))
 		{
 			JsonbContainer *array = ids->val.binary.data;

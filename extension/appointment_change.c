@@ -7,14 +7,40 @@
 #include "access/htup_details.h"
 #include "catalog.h"
 #include "commands/trigger.h"
+#include "miscadmin.h"
 #include "reflexo.h"
+#include "utils/builtins.h"
 #include "utils/datum.h"
+
+PG_FUNCTION_INFO_V1(reflexo_current_actor);
 
 /* True while reflexo.apply_ghl_webhook applies a change received from GHL. */
 bool
 change_from_ghl(void)
 {
 	return reflexo_change_origin == CHANGE_ORIGIN_GHL;
+}
+
+/*
+ * Who makes the change: "ghl:<what delivered it>" for a change from GHL, else
+ * the API request's JWT subject, else the session's database role.
+ */
+char *
+change_actor(void)
+{
+	char	   *subject;
+
+	if (change_from_ghl())
+		return psprintf("ghl:%s", reflexo_change_source && reflexo_change_source[0] ?
+						reflexo_change_source : "unknown");
+	subject = api_request_claim("sub");
+	return subject ? subject : GetUserNameFromId(GetSessionUserId(), false);
+}
+
+Datum
+reflexo_current_actor(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(change_actor()));
 }
 
 bool

@@ -16,6 +16,7 @@
 #include "utils/rel.h"
 
 extern bool change_from_ghl(void);
+extern char *change_actor(void);
 extern bool columns_differ(Relation rel, HeapTuple old_tuple, HeapTuple new_tuple,
 						   const AttrNumber *columns, int ncolumns);
 extern bool business_fields_changed(Relation rel, HeapTuple old_tuple, HeapTuple new_tuple);

@@ -13,7 +13,7 @@ PG_MODULE_MAGIC;
 
 int			reflexo_strict_validation = STRICT_VALIDATION_LOCATION;
 int			reflexo_change_origin = CHANGE_ORIGIN_LOCAL;
-static char *reflexo_change_source = NULL;
+char	   *reflexo_change_source = NULL;
 static int	reflexo_outbox_max_attempts = 25;
 static int	reflexo_outbox_backoff_cap = 3600;
 static char *reflexo_obsolete_jwt_secret = NULL;

@@ -37,7 +37,10 @@ extern int	reflexo_strict_validation;
 
 /* api_identity.c: an API request of a staff member (not an admin, not a plain database session) */
 extern bool api_request_is_staff(void);
+/* api_identity.c: a claim of the request's JWT as text (->> 'key'), NULL if none */
+extern char *api_request_claim(const char *key);
 extern int	reflexo_change_origin;
+extern char *reflexo_change_source;
 extern char *reflexo_spanish_locale;
 
 #endif							/* REFLEXO_H */

@@ -2355,6 +2355,12 @@ REVOKE ALL ON FUNCTION api.series_by_id(pg_catalog.int8), api.series_citas(pg_ca
 GRANT EXECUTE ON FUNCTION api.series_by_id(pg_catalog.int8), api.series_citas(pg_catalog.int8)
   TO reflexo_staff, reflexo_admin;
 
+-- ---------------------------------------------------------------- the history trigger's work in C
+-- An update's changed columns and the actor are computed by the trigger itself.
+DROP FUNCTION reflexo.row_changes(pg_catalog.jsonb, pg_catalog.jsonb);
+CREATE OR REPLACE FUNCTION reflexo.current_actor() RETURNS pg_catalog.text
+  AS 'MODULE_PATHNAME', 'reflexo_current_actor' LANGUAGE C STABLE;
+
 SELECT pg_catalog.pg_extension_config_dump('reflexo.therapists', '');
 SELECT pg_catalog.pg_extension_config_dump('reflexo.series', '');
 SELECT pg_catalog.pg_extension_config_dump('reflexo.series_id_seq', '');

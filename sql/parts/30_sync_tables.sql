@@ -214,42 +214,11 @@ COMMENT ON COLUMN reflexo.ghl_tokens.updated_at IS 'When the row last changed.';
 
 -- ---------------------------------------------------------------- triggers
 
--- Functions on hot paths are PL/pgSQL rather than SQL: a SQL function with a
--- SET clause is never inlined and is planned again at every call.
+-- In C, as the history trigger that records it (appointment_change.c).
 CREATE FUNCTION reflexo.current_actor() RETURNS pg_catalog.text
-  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-  AS $$
-  BEGIN
-    IF current_setting('reflexo.change_origin') = 'ghl' THEN
-      RETURN 'ghl:' || coalesce(nullif(current_setting('reflexo.change_source'), ''), 'unknown');
-    END IF;
-    RETURN coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', session_user::text);
-  END
-  $$;
+  AS 'MODULE_PATHNAME', 'reflexo_current_actor' LANGUAGE C STABLE;
 COMMENT ON FUNCTION reflexo.current_actor() IS
   'Who is changing data: the JWT subject (PostgREST), else the database role; "ghl:<source>" for changes from GHL.';
-
-CREATE FUNCTION reflexo.row_changes(old_row pg_catalog.jsonb, new_row pg_catalog.jsonb,
-                                    OUT old_values pg_catalog.jsonb, OUT new_values pg_catalog.jsonb)
-  LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
-  AS $$
-  DECLARE
-    bookkeeping CONSTANT text[] := '{updated_at,sync_state,local_changed_at,ghl_updated_at}';
-  BEGIN
-    IF old_row IS NULL OR new_row IS NULL THEN
-      old_values := old_row;
-      new_values := new_row;
-      RETURN;
-    END IF;
-    SELECT jsonb_object_agg(o.key, o.value), jsonb_object_agg(o.key, new_row -> o.key)
-      INTO old_values, new_values
-      FROM jsonb_each(old_row) o
-     WHERE (new_row -> o.key) IS DISTINCT FROM o.value AND o.key <> ALL (bookkeeping);
-  END
-  $$;
-COMMENT ON FUNCTION reflexo.row_changes(pg_catalog.jsonb, pg_catalog.jsonb) IS
-  'The keys whose values differ between two rows as JSON, before and after, leaving out sync bookkeeping '
-  '(updated_at, sync_state, local_changed_at, ghl_updated_at) unless the row is new or gone.';
 
 CREATE FUNCTION reflexo.appointment_outbox() RETURNS trigger
   AS 'MODULE_PATHNAME', 'appointment_outbox' LANGUAGE C;

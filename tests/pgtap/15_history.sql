@@ -1,7 +1,7 @@
 -- reflexo.appointment_history: every business change, who, when, what.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(8);
+SELECT plan(11);
 
 SELECT pg_temp.book(201, '09:00', '10:00', 'Historia') AS a \gset
 UPDATE reflexo.appointments SET title = 'Historia 2', notes = 'privada' WHERE id = :a;
@@ -27,6 +27,13 @@ SELECT is((SELECT actor FROM reflexo.appointment_history WHERE appointment_id = 
           current_user::text, 'otherwise the database role');
 SELECT is((SELECT old_values ->> 'ghl_appointment_id' FROM reflexo.appointment_history WHERE appointment_id = :a AND operation = 'delete'),
           'ghl-h', 'a delete records the row as it was');
+SELECT is((SELECT new_values FROM reflexo.appointment_history
+            WHERE appointment_id = :a AND operation = 'update' ORDER BY id DESC LIMIT 1),
+          '{"status": "cancelled"}'::jsonb, 'and leaves out the sync bookkeeping that changed with it');
+SELECT is((SELECT set_config('request.jwt.claims', '{"sub": 42}', true) || reflexo.current_actor()),
+          '{"sub": 42}42', 'a subject that is not a string is written as JSON writes it');
+SELECT is((SELECT set_config('request.jwt.claims', '{"sub": null}', true) || reflexo.current_actor()),
+          '{"sub": null}' || session_user, 'and a null subject is no subject');
 SELECT is((SELECT count(DISTINCT txid)::int FROM reflexo.appointment_history WHERE appointment_id = :a AND txid = pg_current_xact_id()),
           1, 'with the transaction id');
 
