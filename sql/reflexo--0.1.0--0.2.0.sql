@@ -639,9 +639,13 @@ CREATE OR REPLACE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT
                                      quotas pg_catalog.jsonb DEFAULT '{}')
   RETURNS SETOF reflexo.outbox_job
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  SET plan_cache_mode = force_generic_plan SET enable_seqscan = off
   AS $$
   BEGIN
-    -- PL/pgSQL, not SQL, so that this plan is prepared once per session
+    -- PL/pgSQL, not SQL, so that this plan is prepared once per session.  Generic, or
+    -- PostgreSQL, costing its parameterized LIMITs high, plans it afresh on every call;
+    -- with index scans only, so that a plan made while the outbox was small stays right
+    -- as it grows.
     RETURN QUERY
     WITH expired AS (
       -- leases whose daemon died; a leased row is always the head of its appointment
@@ -682,38 +686,38 @@ CREATE OR REPLACE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT
              CASE
                WHEN o.operation = 'delete' THEN CASE WHEN g.ghl_id IS NULL THEN 'skip' ELSE 'delete' END
                WHEN g.ghl_id IS NOT NULL THEN 'update'
-               WHEN (r.row ->> 'status') IN ('cancelled', 'invalid') THEN 'skip'
+               WHEN (r.row).status IN ('cancelled', 'invalid') THEN 'skip'
                ELSE 'create'
              END AS action,
              l.ghl_location_id, cal.ghl_calendar_id, g.ghl_id,
-             r.row ->> 'contact_id' AS contact_id, t.starts_at, t.ends_at,
+             (r.row).contact_id, (r.row).starts_at, (r.row).ends_at,
              CASE WHEN o.operation = 'delete' THEN '{}'::jsonb
                   ELSE jsonb_strip_nulls(jsonb_build_object(
                     -- the body of POST /calendars/events/appointments, or of PUT .../{eventId}
                     -- (no locationId or contactId); notes stay in the clinic
                     'calendarId', cal.ghl_calendar_id,
                     'locationId', CASE WHEN g.ghl_id IS NULL THEN l.ghl_location_id END,
-                    'contactId', CASE WHEN g.ghl_id IS NULL THEN r.row ->> 'contact_id' END,
+                    'contactId', CASE WHEN g.ghl_id IS NULL THEN (r.row).contact_id END,
                     'startTime', t.start_text,
                     'endTime', t.end_text,
-                    'title', nullif(r.row ->> 'title', ''),
-                    'appointmentStatus', reflexo.status_to_ghl((r.row ->> 'status')::reflexo.appointment_status),
-                    'assignedUserId', r.row ->> 'assigned_user_id'))
+                    'title', nullif((r.row).title, ''),
+                    'appointmentStatus', reflexo.status_to_ghl((r.row).status),
+                    'assignedUserId', (r.row).assigned_user_id))
              END AS body,
              t.start_text IS NOT NULL AND t.end_text IS NOT NULL AS times_sendable
       FROM due
       JOIN reflexo.outbox o ON o.id = due.id
       LEFT JOIN reflexo.appointments a ON a.id = o.appointment_id
-      CROSS JOIN LATERAL (SELECT CASE WHEN o.operation = 'delete' OR a.id IS NULL THEN o.payload
-                                      ELSE to_jsonb(a) END AS row) r
+      -- the appointment as it is, or as it was for a delete; OFFSET 0 builds it once per row
+      CROSS JOIN LATERAL (SELECT CASE WHEN o.operation = 'delete' OR a.id IS NULL
+                                      THEN jsonb_populate_record(NULL::reflexo.appointments, o.payload)
+                                      ELSE a END AS row OFFSET 0) r
       CROSS JOIN LATERAL (SELECT coalesce(a.ghl_appointment_id, o.ghl_appointment_id,
                                           o.payload ->> 'ghl_appointment_id') AS ghl_id) g
       JOIN reflexo.locations l ON l.id = o.location_id
-      LEFT JOIN reflexo.calendars cal ON cal.id = (r.row ->> 'calendar_id')::int8
-      CROSS JOIN LATERAL (SELECT (r.row ->> 'starts_at')::timestamptz AS starts_at,
-                                 (r.row ->> 'ends_at')::timestamptz AS ends_at,
-                                 reflexo.ghl_time((r.row ->> 'starts_at')::timestamptz, l.timezone) AS start_text,
-                                 reflexo.ghl_time((r.row ->> 'ends_at')::timestamptz, l.timezone) AS end_text) t
+      LEFT JOIN reflexo.calendars cal ON cal.id = (r.row).calendar_id
+      CROSS JOIN LATERAL (SELECT reflexo.ghl_time((r.row).starts_at, l.timezone) AS start_text,
+                                 reflexo.ghl_time((r.row).ends_at, l.timezone) AS end_text) t
     ), verdicts AS (
       -- a request that cannot be built is never sent: its row is dead at
       -- once, saying why, and every other row still goes out

@@ -1,7 +1,7 @@
 -- Claiming, completing, failing and requeuing outbox rows.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(27);
+SELECT plan(29);
 
 SELECT pg_temp.book(201, '09:00', '10:00', 'Uno') AS one \gset
 SELECT pg_temp.book(202, '09:00', '10:00', 'Dos') AS two \gset
@@ -71,6 +71,20 @@ SELECT throws_ok($$SELECT reflexo.fail_outbox(1, 1, 'maybe', 'x')$$, '22023', NU
 UPDATE reflexo.outbox SET state = 'leased', attempts = 3, leased_until = now() - interval '1 second'
  WHERE id = (SELECT id FROM reflexo.outbox WHERE appointment_id = :two ORDER BY id LIMIT 1);
 SELECT is((SELECT attempt FROM reflexo.claim_outbox(10)), 4, 'an expired lease is reclaimed, with a new token');
+
+-- a claim's plan is made once per session, maybe while the outbox is small; it must
+-- stay index scans as the outbox grows
+ANALYZE reflexo.outbox, reflexo.appointments;  -- statistics of small tables, where a scan is cheaper
+SELECT pg_temp.book(203, '09:00', '10:00', 'Tres') AS three \gset
+CREATE TEMP TABLE scans_before AS
+  SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE schemaname = 'reflexo';
+SELECT is((SELECT string_agg(j.action || ' ' || (j.body ->> 'title'), ', ')
+             FROM reflexo.claim_outbox(10) j WHERE j.appointment_id = :three),
+          'create Tres', 'a new booking is claimed');
+SELECT is((SELECT string_agg(relname || ' ' || (x.seq_scan - b.seq_scan), ', ' ORDER BY relname)
+             FROM pg_stat_xact_user_tables x JOIN scans_before b USING (relname)
+            WHERE x.schemaname = 'reflexo' AND x.seq_scan > b.seq_scan AND relname IN ('appointments', 'outbox')),
+          NULL, 'with no sequential scan of the outbox or the appointments');
 
 SELECT * FROM finish();
 ROLLBACK;
