@@ -1,7 +1,7 @@
 -- The Django service's endpoints through the api schema, called as PostgREST calls them.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(18);
+SELECT plan(20);
 
 -- POST /citas with the Django service's body
 SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), $$
@@ -15,6 +15,9 @@ SELECT is((:'cita'::jsonb) - '{id,created_at,updated_at}'::text[],
             "location_id": 101, "ghl_location_id": "loc-lima", "calendar_id": 201, "ghl_appointment_id": null,
             "sync_state": "pending", "sync_error": null, "synced_at": null, "origin": "local", "validation_flags": [], "series_id": null}'::jsonb,
           'POST /citas stores the Django service''s fields and returns the cita with its sync state');
+SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(),
+                      format($$SELECT * FROM api.citas WHERE id = %s$$, :'cita'::jsonb ->> 'id')) -> 0,
+          :'cita'::jsonb, 'exactly as api.citas shows it');
 SELECT is((SELECT operation::text FROM reflexo.outbox WHERE appointment_id = (:'cita'::jsonb ->> 'id')::bigint),
           'create', 'and queues it for GHL');
 SELECT is((SELECT actor FROM reflexo.appointment_history WHERE appointment_id = (:'cita'::jsonb ->> 'id')::bigint),
@@ -40,6 +43,11 @@ SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(), format($$
   UPDATE api.citas SET start_time = '2037-03-10T17:00:00-05:00', end_time = '2037-03-10T18:00:00-05:00'
    WHERE id = %s RETURNING to_char(start_time AT TIME ZONE 'America/Lima', 'HH24:MI') AS hora$$, :'cita'::jsonb ->> 'id')) -> 0 ->> 'hora',
           '17:00', 'PATCH moves a cita');
+SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(),
+                      format($$UPDATE api.citas SET title = 'Consulta Fisioterapia' WHERE id = %s RETURNING *$$, :'cita'::jsonb ->> 'id')),
+          pg_temp.api('reflexo_staff', pg_temp.lima(),
+                      format($$SELECT * FROM api.citas WHERE id = %s$$, :'cita'::jsonb ->> 'id')),
+          'an update returns the cita exactly as api.citas shows it');
 SELECT is(pg_temp.error_of(format($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), 'UPDATE api.citas SET location_id = 102 WHERE id = %s RETURNING id')$$,
           :'cita'::jsonb ->> 'id')) ->> 'sqlstate', '428C9', 'a cita''s location cannot change');
 
