@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # API benchmark: what going through schema api (PostgREST's transaction,
 # SET LOCAL ROLE, claims, row-level security, the citas view and its
-# INSTEAD OF trigger) costs against doing the same directly on the core
+# INSTEAD OF trigger; each also pipelined in one round trip, as reflexo-api
+# sends a request) costs against doing the same directly on the core
 # tables as a superuser; and free_slots in C against the same question
 # asked in SQL.  Median of BENCH_ROUNDS interleaved rounds of
 # BENCH_SECONDS with BENCH_CLIENTS clients.  Expects PGHOST/PGPORT of a
@@ -15,12 +16,15 @@ db=reflexo_bench_api
 seconds=${BENCH_SECONDS:-10}
 rounds=${BENCH_ROUNDS:-3}
 clients=${BENCH_CLIENTS:-2}
-groups=("insert_direct insert_api" "list_direct list_api list_api_location" "slots_sql slots_c")
+groups=("insert_direct insert_api insert_api_pipelined" "list_direct list_api list_api_pipelined list_api_location"
+        "slots_sql slots_c")
 declare -A label=(
 	[insert_direct]="INSERT into reflexo.appointments (superuser)"
 	[insert_api]="INSERT into api.citas as staff (PostgREST's transaction)"
+	[insert_api_pipelined]="the same in one round trip (pipelined, as reflexo-api sends it)"
 	[list_direct]="a week of a location's citas, first 20, joined directly (superuser)"
 	[list_api]="the same from api.citas as staff (row-level security)"
+	[list_api_pipelined]="the same in one round trip (pipelined, as reflexo-api sends it)"
 	[list_api_location]="the same from api.citas with location_id=eq.1"
 	[slots_sql]="a week of free slots in SQL (generate_series + checks)"
 	[slots_c]="a week of free slots, reflexo.free_slots (C)")
