@@ -240,6 +240,8 @@ prepare(const GhlCall *call, int timeout_ms, CURLSH *share)
 	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (share)
 		curl_easy_setopt(t->easy, CURLOPT_SHARE, share);
+	/* GHL's answers are a few kB; libcurl's default 16 kB per transfer is most of the daemon's memory */
+	curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, 4096L);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->response.error_text);
