@@ -17,7 +17,6 @@
 #include "nodes/makefuncs.h"
 #include "saved_plan.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
