@@ -267,6 +267,17 @@ COMMENT ON FUNCTION reflexo.complete_outbox(pg_catalog.int8, pg_catalog.int4, pg
   'when GHL''s answer has none). '
   'Returns false, changing nothing, if attempt is not the current lease (the row was reclaimed).';
 
+-- The outbox's settings are read with their defaults where the module is not loaded yet.
+CREATE OR REPLACE FUNCTION reflexo.outbox_backoff(attempts pg_catalog.int4) RETURNS pg_catalog.interval
+  LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  AS $$
+    -- the settings exist once the module is loaded in the session, which a connection
+    -- that has only called SQL functions so far has not done: the defaults then
+    SELECT make_interval(secs => least(extract(epoch FROM coalesce(nullif(current_setting('reflexo.outbox_backoff_cap', true), ''),
+                                                                   '1h')::interval)::float8,
+                                       power(2, least(attempts, 30)))
+                                 * (0.75 + random() * 0.5))
+  $$;
 CREATE OR REPLACE FUNCTION reflexo.fail_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
                                     error_class pg_catalog.text, error pg_catalog.text,
                                     retry_after pg_catalog.interval DEFAULT NULL)
@@ -285,7 +296,7 @@ CREATE OR REPLACE FUNCTION reflexo.fail_outbox(outbox_id pg_catalog.int8, attemp
        FOR UPDATE;
     UPDATE reflexo.outbox o
        SET state = CASE WHEN error_class = 'permanent'
-                          OR o.attempts >= current_setting('reflexo.outbox_max_attempts')::int
+                          OR o.attempts >= reflexo.setting_int('reflexo.outbox_max_attempts', 25)
                         THEN 'dead' ELSE 'pending' END::reflexo.outbox_state,
            next_attempt_at = now() + greatest(coalesce(retry_after, '0'), reflexo.outbox_backoff(o.attempts)),
            leased_until = NULL, last_error = left(error, 2000), updated_at = now()
