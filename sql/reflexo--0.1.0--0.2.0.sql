@@ -2389,6 +2389,28 @@ DROP FUNCTION reflexo.row_changes(pg_catalog.jsonb, pg_catalog.jsonb);
 CREATE OR REPLACE FUNCTION reflexo.current_actor() RETURNS pg_catalog.text
   AS 'MODULE_PATHNAME', 'reflexo_current_actor' LANGUAGE C STABLE;
 
+-- ---------------------------------------------------------------- webhook statistics without a hot row
+-- Every webhook of a minute updated the same row, so concurrent webhooks waited for
+-- each other's commit; each session now counts in rows of its own.
+ALTER TABLE reflexo.webhook_stats ADD COLUMN backend_pid pg_catalog.int4 NOT NULL DEFAULT 0;
+ALTER TABLE reflexo.webhook_stats DROP CONSTRAINT webhook_stats_pkey,
+  ADD CONSTRAINT webhook_stats_pkey PRIMARY KEY (bucket, event_type, result, backend_pid);
+COMMENT ON COLUMN reflexo.webhook_stats.backend_pid IS
+  'The session that counted them: each session counts in rows of its own, so that concurrent webhooks never '
+  'wait for each other''s commit (readers sum the rows).';
+CREATE OR REPLACE FUNCTION reflexo.count_webhook(event_type pg_catalog.text, result pg_catalog.text) RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    INSERT INTO reflexo.webhook_stats AS s (bucket, event_type, result, backend_pid, count)
+    VALUES (date_trunc('minute', now()),
+            CASE WHEN count_webhook.event_type IN ('AppointmentCreate', 'AppointmentUpdate', 'AppointmentDelete')
+                 THEN count_webhook.event_type ELSE 'other' END,
+            count_webhook.result, pg_backend_pid(), 1)
+    ON CONFLICT ON CONSTRAINT webhook_stats_pkey DO UPDATE SET count = s.count + 1;
+  END
+  $$;
+
 SELECT pg_catalog.pg_extension_config_dump('reflexo.therapists', '');
 SELECT pg_catalog.pg_extension_config_dump('reflexo.series', '');
 SELECT pg_catalog.pg_extension_config_dump('reflexo.series_id_seq', '');

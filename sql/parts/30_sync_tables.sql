@@ -177,13 +177,17 @@ CREATE TABLE reflexo.webhook_stats (
   event_type pg_catalog.text NOT NULL,
   result     pg_catalog.text NOT NULL,
   count      pg_catalog.int8 NOT NULL DEFAULT 0,
-  PRIMARY KEY (bucket, event_type, result)
+  backend_pid pg_catalog.int4 NOT NULL DEFAULT 0,
+  PRIMARY KEY (bucket, event_type, result, backend_pid)
 );
 COMMENT ON TABLE reflexo.webhook_stats IS 'Webhooks per minute, event type and result (rejected ones reported by the daemon).';
 COMMENT ON COLUMN reflexo.webhook_stats.bucket IS 'Start of the minute.';
 COMMENT ON COLUMN reflexo.webhook_stats.event_type IS 'Appointment event type, or "other".';
 COMMENT ON COLUMN reflexo.webhook_stats.result IS 'applied, stale, duplicate, ignored or rejected.';
 COMMENT ON COLUMN reflexo.webhook_stats.count IS 'How many.';
+COMMENT ON COLUMN reflexo.webhook_stats.backend_pid IS
+  'The session that counted them: each session counts in rows of its own, so that concurrent webhooks never '
+  'wait for each other''s commit (readers sum the rows).';
 
 -- ------------------------------------------------------------------ tokens
 

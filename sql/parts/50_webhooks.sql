@@ -5,11 +5,11 @@ CREATE FUNCTION reflexo.count_webhook(event_type pg_catalog.text, result pg_cata
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   BEGIN
-    INSERT INTO reflexo.webhook_stats AS s (bucket, event_type, result, count)
+    INSERT INTO reflexo.webhook_stats AS s (bucket, event_type, result, backend_pid, count)
     VALUES (date_trunc('minute', now()),
             CASE WHEN count_webhook.event_type IN ('AppointmentCreate', 'AppointmentUpdate', 'AppointmentDelete')
                  THEN count_webhook.event_type ELSE 'other' END,
-            count_webhook.result, 1)
+            count_webhook.result, pg_backend_pid(), 1)
     ON CONFLICT ON CONSTRAINT webhook_stats_pkey DO UPDATE SET count = s.count + 1;
   END
   $$;
