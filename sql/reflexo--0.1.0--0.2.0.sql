@@ -653,9 +653,9 @@ CREATE OR REPLACE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT
   SET plan_cache_mode = force_generic_plan SET enable_seqscan = off
   AS $$
   BEGIN
-    -- PL/pgSQL, not SQL, so that this plan is prepared once per session.  Generic, or
-    -- PostgreSQL, costing its parameterized LIMITs high, plans it afresh on every call;
-    -- with index scans only, so that a plan made while the outbox was small stays right
+    -- PL/pgSQL, not SQL, so that this plan is prepared once per session.  Forced generic:
+    -- otherwise PostgreSQL, costing its parameterized LIMITs high, plans it afresh on every
+    -- call.  Index scans only, so that a plan made while the outbox was small stays right
     -- as it grows.
     RETURN QUERY
     WITH expired AS (

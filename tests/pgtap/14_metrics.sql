@@ -1,7 +1,7 @@
 -- Metrics and health: the Django service's document shape, cheap aggregation, retention.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(13);
+SELECT plan(15);
 
 -- The Django guide's example, as calls
 SELECT reflexo.record_ghl_operation('create_appointment', g <= 45, 234.5, 1, 100 - g)
@@ -45,6 +45,13 @@ SELECT is(reflexo.metrics() -> 'webhooks', '{"AppointmentCreate": {"success_coun
 SELECT is(reflexo.metrics() -> 'system_health',
           '{"ghl_health_percentage": 97.14, "webhook_health_percentage": 93.75, "overall_health": 95.45}',
           'system health: success percentage over all GHL calls and all webhooks, and their mean');
+-- each session counts webhooks in rows of its own; the metrics add them up
+SELECT is((SELECT count(*)::int FROM reflexo.webhook_stats WHERE backend_pid = pg_backend_pid()), 2,
+          'sixteen webhooks of one session are two rows: per minute, event type, result and session');
+INSERT INTO reflexo.webhook_stats (bucket, event_type, result, backend_pid, count)
+VALUES (date_trunc('minute', now()), 'AppointmentCreate', 'applied', pg_backend_pid() + 1, 4);
+SELECT is((reflexo.metrics() -> 'webhooks' -> 'AppointmentCreate') - 'success_rate'::text,
+          '{"success_count": 19, "failed_count": 1, "total_count": 20}'::jsonb, 'and the metrics sum the sessions'' rows');
 SELECT reflexo.record_ghl_operations('[{"operation": "update_appointment", "success": false, "duration_ms": 12,
                                        "rate_limit_remaining": 0, "rate_limited": true}]');
 SELECT is((reflexo.metrics_ghl() -> 'update_appointment') - '{avg_duration_ms,success_rate}'::text[],
