@@ -70,12 +70,12 @@ typedef enum Access
 /* The SQL a request becomes. */
 typedef struct ApiPlan
 {
-	const char *sql;			/* yields one row with one json column, or none */
+	const char *sql;			/* yields one row with one json column (a page: and the count), or none */
 	int			nparams;
 	const char *params[API_MAX_PARAMS];
 	bool		read_only;
 	int			status;			/* on success: 200, 201 or 204 */
-	bool		paged;			/* the json is {count, results}: add next and previous */
+	bool		paged;			/* a page of rows and their count: answered with next and previous */
 	bool		wants_status;	/* read response.status after it (api.login's refusals) */
 	int			page;
 	int			page_size;
@@ -109,6 +109,7 @@ typedef struct ApiResult
 	bool		ok;
 	bool		found;			/* a row came back */
 	const char *json;			/* its json column (owned by the result) */
+	const char *total;			/* a page's second column: how many rows match in all */
 	const char *response_status;	/* response.status the statement set, or NULL */
 	const char *sqlstate;
 	const char *message;
@@ -237,7 +238,14 @@ extern void api_result_free(ApiResult *result);
 extern bool api_wants_csv(const ApiRequest *request);
 extern void api_export_csv(ApiServer *server, ApiRequest *request, const ApiPlan *plan, ApiResult *result);
 
-/* api_render.c: answers built from a result. */
+/*
+ * api_render.c: answers built from a result.  The database's JSON text is
+ * answered as it comes, not parsed and written again.  A page's statement
+ * returns two columns: its rows as a JSON array (API_PAGE_RESULTS of each
+ * row's JSON, in order) and the count of all matching rows.
+ */
+#define API_PAGE_RESULTS(row_json, order) \
+	"'[' || COALESCE(pg_catalog.string_agg((" row_json ")::pg_catalog.text, ',' ORDER BY " order "), '') || ']'"
 extern void api_render_json(ApiRequest *request, const ApiPlan *plan, const ApiResult *result);
 extern void api_render_page(ApiRequest *request, const ApiPlan *plan, const ApiResult *result);
 

@@ -30,17 +30,17 @@ static const Field cita_fields[] = {
 
 #define NFIELDS ((int) (sizeof(cita_fields) / sizeof(*cita_fields)))
 
-/* A cita (c, a row of api.citas) of location l, as the front end reads it. */
+/*
+ * A cita (c, a row of api.citas) of location l, as the front end reads it:
+ * row_to_json writes compact JSON, which is answered as it comes.
+ */
 const char *const api_cita_json =
-	"pg_catalog.json_build_object('id', c.id, 'title', c.title, 'contact_id', c.contact_id,"
-	" 'ghl_calendar_id', c.ghl_calendar_id,"
-	" 'start_time', reflexo.ghl_time(c.start_time, l.timezone), 'end_time', reflexo.ghl_time(c.end_time, l.timezone),"
-	" 'notes', c.notes, 'assigned_user_id', c.assigned_user_id, 'status', c.status, 'fecha', c.fecha,"
-	" 'location_id', c.location_id, 'ghl_location_id', c.ghl_location_id, 'calendar_id', c.calendar_id,"
-	" 'ghl_appointment_id', c.ghl_appointment_id, 'sync_state', c.sync_state, 'origin', c.origin,"
-	" 'validation_flags', c.validation_flags,"
-	" 'sync_error', c.sync_error, 'synced_at', reflexo.ghl_time(c.synced_at, l.timezone), 'series_id', c.series_id,"
-	" 'created_at', reflexo.ghl_time(c.created_at, l.timezone), 'updated_at', reflexo.ghl_time(c.updated_at, l.timezone))";
+	"(SELECT pg_catalog.row_to_json(json_row) FROM (SELECT c.id, c.title, c.contact_id, c.ghl_calendar_id,"
+	" reflexo.ghl_time(c.start_time, l.timezone) AS start_time, reflexo.ghl_time(c.end_time, l.timezone) AS end_time,"
+	" c.notes, c.assigned_user_id, c.status, c.fecha, c.location_id, c.ghl_location_id, c.calendar_id,"
+	" c.ghl_appointment_id, c.sync_state, c.origin, c.validation_flags, c.sync_error,"
+	" reflexo.ghl_time(c.synced_at, l.timezone) AS synced_at, c.series_id,"
+	" reflexo.ghl_time(c.created_at, l.timezone) AS created_at, reflexo.ghl_time(c.updated_at, l.timezone) AS updated_at) json_row)";
 
 
 /* strict_validation of the body, as the request's setting of reflexo.strict_validation */
@@ -107,13 +107,12 @@ plan_list(ApiRequest *request, ApiPlan *plan)
 		return true;
 	}
 	plan->sql = api_sql(request,
-					"SELECT pg_catalog.json_build_object("
-					" 'count', (SELECT pg_catalog.count(*) FROM" LOCATIONS("$2", "$3") ", LATERAL (SELECT 1" CITAS_OF_L("$1") ") c),"
-					" 'results', COALESCE((SELECT pg_catalog.json_agg(%s ORDER BY c.start_time, c.id) FROM"
-					"  (SELECT c.*, l.timezone AS location_timezone FROM" LOCATIONS("$2", "$3") ","
+					"SELECT " API_PAGE_RESULTS("%s", "c.start_time, c.id") ","
+					" (SELECT pg_catalog.count(*) FROM" LOCATIONS("$2", "$3") ", LATERAL (SELECT 1" CITAS_OF_L("$1") ") c)"
+					" FROM (SELECT c.*, l.timezone AS location_timezone FROM" LOCATIONS("$2", "$3") ","
 					"   LATERAL (SELECT c.*" CITAS_OF_L("$1") " ORDER BY c.start_time, c.id LIMIT $4::pg_catalog.int8 + $5::pg_catalog.int8) c"
 					"   ORDER BY c.start_time, c.id LIMIT $4::pg_catalog.int8 OFFSET $5::pg_catalog.int8) c,"
-					"  LATERAL (SELECT c.location_timezone AS timezone) l), '[]'))",
+					"  LATERAL (SELECT c.location_timezone AS timezone) l",
 					api_cita_json);
 #undef CITAS_OF_L
 #undef LOCATIONS

@@ -32,16 +32,15 @@ static const Field location_fields[] = {
 	"CASE WHEN pg_catalog.date_part('day', " x ") > 0 THEN pg_catalog.date_part('day', " x ")::pg_catalog.text || ' ' ELSE '' END" \
 	" || pg_catalog.to_char(" x ", 'HH24:MI:SS')"
 
-/* A location (s, a row of api.location_settings), as the front end reads it. */
+/* A location (s, a row of api.location_settings), as the front end reads it (compact, as api_cita_json). */
 const char *const api_location_json =
-	"pg_catalog.json_build_object('id', s.id, 'ghl_location_id', s.ghl_location_id, 'name', s.name,"
-	" 'timezone', s.timezone, 'is_active', s.is_active,"
-	" 'default_calendar_id', (SELECT dc.ghl_calendar_id FROM api.calendars dc WHERE dc.id = s.default_calendar_id),"
-	" 'open_hours', s.open_hours::pg_catalog.text,"
-	" 'min_duration', " DURATION("pg_catalog.justify_hours(s.min_duration)") ","
-	" 'max_duration', " DURATION("pg_catalog.justify_hours(s.max_duration)") ","
-	" 'strict_validation', s.strict_validation, 'staff_flexible', s.staff_flexible,"
-	" 'created_at', reflexo.ghl_time(s.created_at, s.timezone), 'updated_at', reflexo.ghl_time(s.updated_at, s.timezone))";
+	"(SELECT pg_catalog.row_to_json(json_row) FROM (SELECT s.id, s.ghl_location_id, s.name, s.timezone, s.is_active,"
+	" (SELECT dc.ghl_calendar_id FROM api.calendars dc WHERE dc.id = s.default_calendar_id) AS default_calendar_id,"
+	" s.open_hours::pg_catalog.text AS open_hours,"
+	" " DURATION("pg_catalog.justify_hours(s.min_duration)") " AS min_duration,"
+	" " DURATION("pg_catalog.justify_hours(s.max_duration)") " AS max_duration,"
+	" s.strict_validation, s.staff_flexible,"
+	" reflexo.ghl_time(s.created_at, s.timezone) AS created_at, reflexo.ghl_time(s.updated_at, s.timezone) AS updated_at) json_row)";
 
 /* GET /api/locations/settings/ */
 static bool
@@ -55,10 +54,9 @@ plan_list(ApiRequest *request, ApiPlan *plan)
 	plan->read_only = true;
 	plan->operation = "list_locations";
 	plan->sql = api_sql(request,
-						"SELECT pg_catalog.json_build_object('count', (SELECT pg_catalog.count(*) FROM api.location_settings),"
-						" 'results', COALESCE((SELECT pg_catalog.json_agg(%s ORDER BY s.id) FROM"
-						"  (SELECT * FROM api.location_settings ORDER BY id LIMIT $1::pg_catalog.int8 OFFSET $2::pg_catalog.int8) s),"
-						" '[]'))", api_location_json);
+						"SELECT " API_PAGE_RESULTS("%s", "s.id") ", (SELECT pg_catalog.count(*) FROM api.location_settings)"
+						" FROM (SELECT * FROM api.location_settings ORDER BY id LIMIT $1::pg_catalog.int8 OFFSET $2::pg_catalog.int8) s",
+						api_location_json);
 	return true;
 }
 

@@ -18,16 +18,17 @@ api_render_json(ApiRequest *request, const ApiPlan *plan, const ApiResult *resul
 		api_reply_detail(request, 404, "Not found.");
 	else if (plan->status == 204)
 		http_reply_text(request->reply, 204, "application/json", "", 0);
-	else
+	else if (result->warnings)
 	{
-		/* PostgreSQL's json text has spaces around every colon: answered compact, as every other answer */
+		/* a flexible booking says which rules it breaks, in words */
 		json_t	   *value = json_loads(result->json, JSON_DECODE_ANY, NULL);
 
-		/* a flexible booking says which rules it breaks, in words */
-		if (result->warnings && json_is_object(value))
+		if (json_is_object(value))
 			json_object_set(value, "warnings", result->warnings);
 		http_reply_json(request->reply, plan->status, value);
 	}
+	else
+		http_reply_text(request->reply, plan->status, "application/json", result->json, strlen(result->json));
 }
 
 /* A Host header fit to be put in a link (else none is put). */
@@ -38,27 +39,30 @@ plain_host(const char *host)
 		strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(host);
 }
 
-/* The request's URL with page set to page, or JSON null when there is no such page. */
-static json_t *
-page_link(ApiRequest *request, int page)
+/* The request's URL with page set to page, as JSON text (a string, or null when there is no such page). */
+static void
+put_page_link(FILE *out, ApiRequest *request, int page)
 {
 	const ApiSettings *settings = api_settings();
 	const HttpParams *query = &request->http->query;
 	const char *host = http_header(request->http, "Host");
 	char	   *text = NULL;
 	size_t		len = 0;
-	FILE	   *out;
+	FILE	   *url;
 	json_t	   *link;
 	char		separator = '?';
 
-	if (*settings->public_url == '\0' && !plain_host(host))
-		return json_null();
-	out = open_memstream(&text, &len);
+	if (page < 1 || (*settings->public_url == '\0' && !plain_host(host)))
+	{
+		fputs("null", out);
+		return;
+	}
+	url = open_memstream(&text, &len);
 	if (*settings->public_url)
-		fputs(settings->public_url, out);
+		fputs(settings->public_url, url);
 	else
-		fprintf(out, "http://%s", host);
-	fputs(request->http->path, out);
+		fprintf(url, "http://%s", host);
+	fputs(request->http->path, url);
 	for (int i = 0; i < query->count; i++)
 	{
 		char	   *key,
@@ -68,36 +72,46 @@ page_link(ApiRequest *request, int page)
 			continue;
 		key = curl_easy_escape(NULL, query->keys[i], 0);
 		value = curl_easy_escape(NULL, query->values[i], 0);
-		fprintf(out, "%c%s=%s", separator, key ? key : "", value ? value : "");
+		fprintf(url, "%c%s=%s", separator, key ? key : "", value ? value : "");
 		separator = '&';
 		curl_free(key);
 		curl_free(value);
 	}
 	if (page > 1)
-		fprintf(out, "%cpage=%d", separator, page);
-	fclose(out);
+		fprintf(url, "%cpage=%d", separator, page);
+	fclose(url);
 	link = json_string(text);
+	json_dumpf(link, out, JSON_ENCODE_ANY);
+	json_decref(link);
 	free(text);
-	return link;
 }
 
 void
 api_render_page(ApiRequest *request, const ApiPlan *plan, const ApiResult *result)
 {
-	json_t	   *data = result->json ? json_loads(result->json, 0, NULL) : NULL;
-	json_int_t	count = json_integer_value(json_object_get(data, "count"));
-	json_t	   *results = json_object_get(data, "results");
-	json_int_t	last = count == 0 ? 1 : (count + plan->page_size - 1) / plan->page_size;
+	long long	count = result->total ? atoll(result->total) : 0;
+	long long	last = count == 0 ? 1 : (count + plan->page_size - 1) / plan->page_size;
+	char	   *body = NULL;
+	size_t		len = 0;
+	FILE	   *out;
 
-	if (data == NULL || !json_is_array(results))
+	if (result->json == NULL || result->total == NULL)
+	{
 		api_reply_detail(request, 500, "A server error occurred.");
-	else if (plan->page > last)
+		return;
+	}
+	if (plan->page > last)
+	{
 		api_reply_detail(request, 404, "Invalid page.");
-	else
-		http_reply_json(request->reply, 200,
-						json_pack("{s:I, s:o, s:o, s:O}", "count", count,
-								  "next", plan->page < last ? page_link(request, plan->page + 1) : json_null(),
-								  "previous", plan->page > 1 ? page_link(request, plan->page - 1) : json_null(),
-								  "results", results));
-	json_decref(data);
+		return;
+	}
+	out = open_memstream(&body, &len);
+	fprintf(out, "{\"count\":%lld,\"next\":", count);
+	put_page_link(out, request, plan->page < last ? plan->page + 1 : 0);
+	fputs(",\"previous\":", out);
+	put_page_link(out, request, plan->page - 1);
+	fprintf(out, ",\"results\":%s}", result->json);
+	fclose(out);
+	http_reply_text(request->reply, 200, "application/json", body, len);
+	free(body);
 }

@@ -176,6 +176,7 @@ read_pipeline(Db *db, const Pipeline *pipeline, ApiResult *result, PGresult **ke
 				{
 					result->found = PQntuples(pg) > 0 && PQnfields(pg) > 0;
 					result->json = result->found && !PQgetisnull(pg, 0, 0) ? PQgetvalue(pg, 0, 0) : NULL;
+					result->total = result->found && PQnfields(pg) > 1 && !PQgetisnull(pg, 0, 1) ? PQgetvalue(pg, 0, 1) : NULL;
 					kept[0] = pg;
 					continue;
 				}
