@@ -6,10 +6,18 @@
  * access token (not a refresh token) of a staff or admin role.  The
  * database checks on every request that the token was not revoked since
  * (reflexo.api_pre_request).
+ *
+ * Each thread remembers the last few tokens it verified (as PostgREST's
+ * JWT cache does), so a client's next request skips the decoding and the
+ * hash: a token is found only by an exact match of its whole text,
+ * compared in constant time, under the same secret, and its expiry is
+ * checked on every use.
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,20 +89,111 @@ decode_json_part(const char *text, size_t len)
 	return value;
 }
 
+/*
+ * HMAC-SHA256 of data under secret.  The keyed context is made once and
+ * copied for each use: the one-shot HMAC() looks the algorithm and the
+ * digest up in OpenSSL's provider store (under its lock) on every call.
+ */
+static bool
+hmac_sha256(const char *secret, const unsigned char *data, size_t len, unsigned char mac[32])
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static EVP_MAC_CTX *keyed;
+	static char *keyed_secret;
+	EVP_MAC_CTX *ctx = NULL;
+	size_t		mac_len = 0;
+	bool		ok;
+
+	pthread_mutex_lock(&lock);
+	if (keyed == NULL || strcmp(keyed_secret, secret) != 0)
+	{
+		EVP_MAC   *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		OSSL_PARAM	params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0),
+		OSSL_PARAM_construct_end()};
+
+		EVP_MAC_CTX_free(keyed);
+		free(keyed_secret);
+		keyed = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+		EVP_MAC_free(hmac);
+		if (keyed && !EVP_MAC_init(keyed, (const unsigned char *) secret, strlen(secret), params))
+		{
+			EVP_MAC_CTX_free(keyed);
+			keyed = NULL;
+		}
+		keyed_secret = keyed ? xstrdup(secret) : NULL;
+	}
+	if (keyed)
+		ctx = EVP_MAC_CTX_dup(keyed);
+	pthread_mutex_unlock(&lock);
+	ok = ctx && EVP_MAC_update(ctx, data, len) && EVP_MAC_final(ctx, mac, &mac_len, 32) && mac_len == 32;
+	EVP_MAC_CTX_free(ctx);
+	return ok;
+}
+
 static bool
 signed_with(const char *secret, const char *token, size_t signed_len, const char *signature, size_t signature_len)
 {
 	unsigned char mac[32];
-	unsigned int mac_len = 0;
 	size_t		given_len;
 	unsigned char *given = decode_base64url(signature, signature_len, &given_len);
 	bool		ok = given && given_len == sizeof(mac) &&
-		HMAC(EVP_sha256(), secret, (int) strlen(secret), (const unsigned char *) token, signed_len, mac, &mac_len) &&
-		mac_len == sizeof(mac) && CRYPTO_memcmp(mac, given, sizeof(mac)) == 0 &&
+		hmac_sha256(secret, (const unsigned char *) token, signed_len, mac) &&
+		CRYPTO_memcmp(mac, given, sizeof(mac)) == 0 &&
 		canonical_signature(mac, signature, signature_len);
 
 	free(given);
 	return ok;
+}
+
+#define VERIFIED_TOKENS 4
+#define VERIFIED_TOKEN_MAX 1024
+
+typedef struct VerifiedToken
+{
+	size_t		len;			/* 0: an empty slot */
+	char		token[VERIFIED_TOKEN_MAX];
+	char		secret[VERIFIED_TOKEN_MAX];
+	const char *role;
+	double		exp;
+	char		subject[256];
+	char		claims[VERIFIED_TOKEN_MAX];
+} VerifiedToken;
+
+static __thread VerifiedToken verified[VERIFIED_TOKENS];
+static __thread unsigned verified_next;
+
+static VerifiedToken *
+verified_token(const char *token, size_t len, const char *secret)
+{
+	for (int i = 0; i < VERIFIED_TOKENS; i++)
+	{
+		VerifiedToken *v = &verified[i];
+
+		if (v->len == len && CRYPTO_memcmp(v->token, token, len) == 0 && strcmp(v->secret, secret) == 0)
+		{
+			if (v->exp > (double) time(NULL))
+				return v;
+			v->len = 0;
+		}
+	}
+	return NULL;
+}
+
+static void
+remember_token(const char *token, size_t len, const char *secret, const ApiRequest *request, double exp)
+{
+	VerifiedToken *v = &verified[verified_next++ % VERIFIED_TOKENS];
+
+	if (len >= VERIFIED_TOKEN_MAX || strlen(secret) >= VERIFIED_TOKEN_MAX ||
+		strlen(request->subject) >= sizeof(v->subject) || strlen(request->claims) >= VERIFIED_TOKEN_MAX)
+		return;
+	memcpy(v->token, token, len);
+	v->len = len;
+	strcpy(v->secret, secret);
+	v->role = request->role;
+	v->exp = exp;
+	strcpy(v->subject, request->subject);
+	strcpy(v->claims, request->claims);
 }
 
 bool
@@ -108,6 +207,7 @@ api_verify_token(const char *authorization, const char *secret, ApiRequest *requ
 			   *claims = NULL;
 	const char *role;
 	json_t	   *exp;
+	VerifiedToken *known;
 	bool		ok = false;
 
 	*why = "Authentication credentials were not provided.";
@@ -124,6 +224,14 @@ api_verify_token(const char *authorization, const char *secret, ApiRequest *requ
 	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token)) : NULL;
 	if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t) (dot2 + 1 - token)) != NULL)
 		return false;
+
+	if ((known = verified_token(token, len, secret)) != NULL)
+	{
+		request->role = known->role;
+		request->claims = api_keep(request, xstrdup(known->claims));
+		request->subject = api_keep(request, xstrdup(known->subject));
+		return true;
+	}
 
 	/* nothing of a token is read before its signature is known good */
 	if (!signed_with(secret, token, (size_t) (dot2 - token), dot2 + 1, len - (size_t) (dot2 + 1 - token)))
@@ -152,6 +260,8 @@ api_verify_token(const char *authorization, const char *secret, ApiRequest *requ
 	request->claims = api_keep(request, json_dumps(claims, JSON_COMPACT));
 	request->subject = api_keep(request, xstrdup(json_string_value(json_object_get(claims, "sub"))));
 	ok = request->claims != NULL;
+	if (ok)
+		remember_token(token, len, secret, request, json_number_value(exp));
 
 done:
 	json_decref(header);
@@ -178,13 +288,13 @@ api_sign_token(json_t *claims, const char *secret)
 	size_t		len = 0;
 	FILE	   *out = open_memstream(&text, &len);
 	unsigned char mac[32];
-	unsigned int mac_len = 0;
 
 	append_base64url(out, (const unsigned char *) header, strlen(header));
 	fputc('.', out);
 	append_base64url(out, (const unsigned char *) payload, strlen(payload));
 	fflush(out);
-	HMAC(EVP_sha256(), secret, (int) strlen(secret), (const unsigned char *) text, len, mac, &mac_len);
+	if (!hmac_sha256(secret, (const unsigned char *) text, len, mac))
+		memset(mac, 0, sizeof(mac));	/* a token no one accepts */
 	fputc('.', out);
 	append_base64url(out, mac, sizeof(mac));
 	fclose(out);
