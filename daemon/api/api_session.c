@@ -7,9 +7,10 @@
  * A login costs a PBKDF2 hash (~0.3 s of one core at 600,000 iterations),
  * known user or not.  The login gate bounds them twice: a client address
  * may try logins_per_minute, and at most logins_at_once are hashed at the
- * same time; beyond that a login waits up to 2 s, then gets 429 with
- * Retry-After.  So floods of logins cannot take the database's CPU from
- * the bookings.
+ * same time; as many more wait, up to 2 s, and the rest get 429 with
+ * Retry-After at once.  So floods of logins cannot take the database's CPU
+ * from the bookings, nor their threads (a waiting login holds its thread,
+ * which serves other connections too: api_server.c).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ static struct
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	int			busy;
+	int			waiting;
 	int			at_once;
 	int			per_minute;
 	Client		clients[CLIENTS];
@@ -89,13 +91,23 @@ api_login_admit(const char *client, int *retry_after)
 		*retry_after = (int) (wait / 1000 + 1);
 		return false;
 	}
+	if (gate.busy >= gate.at_once && gate.waiting >= gate.at_once)
+	{
+		pthread_mutex_unlock(&gate.lock);
+		*retry_after = 1;
+		return false;
+	}
+	gate.waiting++;
 	while (gate.busy >= gate.at_once)
 		if (pthread_cond_timedwait(&gate.freed, &gate.lock, &deadline) != 0)
-		{
-			pthread_mutex_unlock(&gate.lock);
-			*retry_after = 1;
-			return false;
-		}
+			break;
+	gate.waiting--;
+	if (gate.busy >= gate.at_once)
+	{
+		pthread_mutex_unlock(&gate.lock);
+		*retry_after = 1;
+		return false;
+	}
 	gate.busy++;
 	pthread_mutex_unlock(&gate.lock);
 	return true;

@@ -475,7 +475,8 @@ http_server_start(const char *address, const HttpLimits *limits, HttpHandler han
 	struct sockaddr_storage sa;
 	socklen_t	sa_len;
 	HttpServer *server;
-	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+		(limits->threads == 0 ? MHD_USE_THREAD_PER_CONNECTION : MHD_USE_AUTO);
 
 	if (!listen_address_parse(address, &sa, &sa_len, error, error_size))
 		return NULL;
@@ -487,9 +488,9 @@ http_server_start(const char *address, const HttpLimits *limits, HttpHandler han
 	server->limits = *limits;
 	pthread_mutex_init(&server->lock, NULL);
 	/*
-	 * A thread per connection: a request waiting on the database holds up no
-	 * other connection (a shared pool thread would), and the connection limits
-	 * bound the threads.
+	 * A thread per connection, unless the caller asks for a pool: with a
+	 * thread per connection a request waiting on the database holds up no
+	 * other connection, and the connection limits bound the threads.
 	 */
 	server->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, server,
 								   MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
@@ -499,6 +500,7 @@ http_server_start(const char *address, const HttpLimits *limits, HttpHandler han
 								   MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits->connection_memory,
 								   MHD_OPTION_NOTIFY_COMPLETED, completed, server,
 								   MHD_OPTION_NOTIFY_CONNECTION, connection_changed, server,
+								   MHD_OPTION_THREAD_POOL_SIZE, limits->threads > 1 ? limits->threads : 0,
 								   MHD_OPTION_END);
 	if (server->mhd == NULL)
 	{

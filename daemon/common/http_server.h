@@ -7,8 +7,12 @@
  * has not fully arrived within the request deadline, however steadily its
  * bytes trickle in (a slow sender cannot hold a connection).
  *
- * Each connection has its own thread (the connection limits bound them), so
- * a handler may block (on the database, say) without holding up others.
+ * By default each connection has its own thread (the connection limits
+ * bound them), so a handler may block (on the database, say) without
+ * holding up others.  With HttpLimits.threads, that many threads serve all
+ * connections (epoll), each running one handler at a time: no thread is
+ * woken per request, but a handler that blocks holds up the other
+ * connections of its thread.
  */
 #ifndef REFLEXO_HTTP_SERVER_H
 #define REFLEXO_HTTP_SERVER_H
@@ -82,6 +86,7 @@ typedef struct HttpLimits
 	unsigned	timeout_seconds;	/* idle time */
 	unsigned	deadline_seconds;	/* to receive a whole request; 0: none */
 	size_t		connection_memory;	/* request line and headers must fit */
+	unsigned	threads;		/* 0: a thread per connection; else this many serve them all */
 } HttpLimits;
 
 typedef struct HttpServer HttpServer;
