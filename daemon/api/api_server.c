@@ -196,6 +196,14 @@ handle(void *context, const HttpRequest *http, HttpReply *reply)
 	api_request_free(&request);
 }
 
+/* Requests answered without a worker: nothing in them waits (http_server.h). */
+static bool
+answered_at_once(const HttpRequest *http)
+{
+	return strcmp(http->method, "OPTIONS") == 0 ||
+		(strcmp(http->method, "GET") == 0 && (strcmp(http->path, "/healthz") == 0 || strcmp(http->path, "/metrics") == 0));
+}
+
 bool
 api_server_ready(ApiServer *server)
 {
@@ -238,13 +246,15 @@ api_server_start(ApiSettings *settings, char *error, size_t error_size)
 		.deadline_seconds = (unsigned) settings->request_seconds,	/* and so is one trickling its request in */
 		.connection_memory = 32 * 1024,
 		/*
-		 * As many threads as database connections, each running its
-		 * connections' requests one at a time: a request finds a free
-		 * connection at once, and a busy server hands no request from thread
-		 * to thread (with a thread per client connection, waiting for the
-		 * pool and being woken cost a third of the server's CPU).
+		 * As many workers as database connections: a request a worker takes
+		 * finds a connection free, and requests wait in one queue, oldest
+		 * first, without a thread each (with a thread per client connection,
+		 * waiting for the pool and being woken cost a third of the server's
+		 * CPU).  Probes and preflights need no worker, so they answer even
+		 * while every worker waits on the database.
 		 */
-		.threads = (unsigned) settings->db_connections
+		.workers = (unsigned) settings->db_connections,
+		.quick = answered_at_once
 	};
 
 	server->http = http_server_start(settings->http_addr, &limits, handle, server, error, error_size);

@@ -11,6 +11,10 @@
  * A connection is forgotten by the watchdog, under its lock, before
  * libmicrohttpd closes its socket, so the watchdog never touches a socket
  * number that has been reused.
+ *
+ * With workers, a complete request is queued and its connection suspended;
+ * a worker runs the handler and resumes the connection, and libmicrohttpd
+ * then calls handle() again, which sends the reply the worker left.
  */
 #include "common/http_server.h"
 
@@ -38,6 +42,22 @@ typedef struct Watch
 	bool		cut;
 } Watch;
 
+/* One request being received, handled and answered. */
+typedef struct Exchange
+{
+	char	   *body;
+	size_t		len;
+	bool		too_big;
+	struct MHD_PostProcessor *post;
+	HttpParams	form;			/* values malloc'd */
+	char		client[64];
+	HttpRequest request;
+	HttpReply	reply;
+	struct MHD_Connection *connection;
+	bool		queued;			/* suspended: a worker has it, or has answered it */
+	struct Exchange *next;		/* in the queue */
+} Exchange;
+
 struct HttpServer
 {
 	struct MHD_Daemon *mhd;
@@ -48,18 +68,13 @@ struct HttpServer
 	Watch	   *watches;
 	pthread_t	watchdog;
 	bool		stopping;
+	pthread_mutex_t queue_lock; /* the workers' queue, oldest first */
+	pthread_cond_t queued;
+	Exchange   *first;
+	Exchange   *last;
+	bool		draining;		/* no more requests are queued */
+	pthread_t  *workers;
 };
-
-/* One request being received. */
-typedef struct Exchange
-{
-	char	   *body;
-	size_t		len;
-	bool		too_big;
-	struct MHD_PostProcessor *post;
-	HttpParams	form;			/* values malloc'd */
-	char		client[64];
-} Exchange;
 
 static void
 http_reply_free_body(HttpReply *reply)
@@ -317,14 +332,82 @@ client_address(struct MHD_Connection *connection, char *buf, size_t size)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf, (socklen_t) size);
 }
 
+/* Queues a complete request for the workers; false when they are stopping. */
+static bool
+enqueue(HttpServer *server, Exchange *ex, struct MHD_Connection *connection)
+{
+	bool		taken;
+
+	pthread_mutex_lock(&server->queue_lock);
+	taken = !server->draining;
+	if (taken)
+	{
+		ex->connection = connection;
+		ex->queued = true;
+		ex->next = NULL;
+		MHD_suspend_connection(connection);
+		if (server->last)
+			server->last->next = ex;
+		else
+			server->first = ex;
+		server->last = ex;
+		pthread_cond_signal(&server->queued);
+	}
+	pthread_mutex_unlock(&server->queue_lock);
+	return taken;
+}
+
+static void
+run_handler(HttpServer *server, Exchange *ex)
+{
+	server->handler(server->context, &ex->request, &ex->reply);
+	if (ex->reply.status == 0 && !ex->reply.drop)
+		http_reply_error(&ex->reply, 500, "no reply");
+}
+
+/* The reply the handler left; the exchange no longer owns it. */
+static enum MHD_Result
+send_exchange_reply(struct MHD_Connection *connection, Exchange *ex)
+{
+	HttpReply	reply = ex->reply;
+
+	memset(&ex->reply, 0, sizeof(ex->reply));
+	return send_reply(connection, &reply);
+}
+
+static void *
+work(void *arg)
+{
+	HttpServer *server = arg;
+
+	for (;;)
+	{
+		Exchange   *ex;
+
+		pthread_mutex_lock(&server->queue_lock);
+		while (server->first == NULL && !server->draining)
+			pthread_cond_wait(&server->queued, &server->queue_lock);
+		ex = server->first;
+		if (ex)
+		{
+			server->first = ex->next;
+			if (server->first == NULL)
+				server->last = NULL;
+		}
+		pthread_mutex_unlock(&server->queue_lock);
+		if (ex == NULL)
+			return NULL;		/* draining, and nothing is left */
+		run_handler(server, ex);
+		MHD_resume_connection(ex->connection);
+	}
+}
+
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *connection, const char *url, const char *method, const char *version,
 	   const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	HttpServer *server = cls;
 	Exchange   *ex = *con_cls;
-	HttpRequest request = {0};
-	HttpReply	reply = {0};
 
 	(void) version;
 	if (ex == NULL)
@@ -350,6 +433,12 @@ handle(void *cls, struct MHD_Connection *connection, const char *url, const char
 			ex->post = MHD_create_post_processor(connection, 4096, collect_form, &ex->form);
 		return MHD_YES;
 	}
+	if (ex->queued)
+	{
+		/* resumed: its worker has answered */
+		ex->queued = false;
+		return send_exchange_reply(connection, ex);
+	}
 	if (*upload_data_size > 0)
 	{
 		if (ex->too_big || ex->len + *upload_data_size > server->limits.max_body)
@@ -370,19 +459,24 @@ handle(void *cls, struct MHD_Connection *connection, const char *url, const char
 	if (ex->too_big)
 		return too_big(connection, server->limits.max_body);
 
-	request.method = method;
-	request.path = url;
-	request.body = ex->body ? ex->body : "";
-	request.len = ex->len;
-	request.form = ex->form;
+	ex->request.method = method;
+	ex->request.path = url;
+	ex->request.body = ex->body ? ex->body : "";
+	ex->request.len = ex->len;
+	ex->request.form = ex->form;
 	client_address(connection, ex->client, sizeof(ex->client));
-	request.client = ex->client;
-	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_value, &request.query);
-	MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_value, &request.headers);
-	server->handler(server->context, &request, &reply);
-	if (reply.status == 0 && !reply.drop)
-		http_reply_error(&reply, 500, "no reply");
-	return send_reply(connection, &reply);
+	ex->request.client = ex->client;
+	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_value, &ex->request.query);
+	MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_value, &ex->request.headers);
+	if (server->limits.workers > 0 && !(server->limits.quick && server->limits.quick(&ex->request)))
+	{
+		if (enqueue(server, ex, connection))
+			return MHD_YES;
+		http_reply_error(&ex->reply, 503, "shutting down");
+		return send_exchange_reply(connection, ex);
+	}
+	run_handler(server, ex);
+	return send_exchange_reply(connection, ex);
 }
 
 static void
@@ -395,6 +489,10 @@ completed(void *cls, struct MHD_Connection *connection, void **con_cls, enum MHD
 	set_handling(server, connection, false);	/* the next request's clock starts */
 	if (ex == NULL)
 		return;
+	/* a reply never sent (the server stopped first) */
+	if (ex->reply.stream.end)
+		ex->reply.stream.end(ex->reply.stream.context);
+	reply_free(&ex->reply);
 	if (ex->post)
 		MHD_destroy_post_processor(ex->post);
 	for (int i = 0; i < ex->form.count; i++)
@@ -476,7 +574,7 @@ http_server_start(const char *address, const HttpLimits *limits, HttpHandler han
 	socklen_t	sa_len;
 	HttpServer *server;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-		(limits->threads == 0 ? MHD_USE_THREAD_PER_CONNECTION : MHD_USE_AUTO);
+		(limits->workers == 0 ? MHD_USE_THREAD_PER_CONNECTION : MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME);
 
 	if (!listen_address_parse(address, &sa, &sa_len, error, error_size))
 		return NULL;
@@ -487,10 +585,12 @@ http_server_start(const char *address, const HttpLimits *limits, HttpHandler han
 	server->context = context;
 	server->limits = *limits;
 	pthread_mutex_init(&server->lock, NULL);
+	pthread_mutex_init(&server->queue_lock, NULL);
+	pthread_cond_init(&server->queued, NULL);
 	/*
-	 * A thread per connection, unless the caller asks for a pool: with a
-	 * thread per connection a request waiting on the database holds up no
-	 * other connection, and the connection limits bound the threads.
+	 * A thread per connection, unless the caller has workers: then a request
+	 * waiting on the database holds up no other connection either, and the
+	 * connection limits bound the threads.
 	 */
 	server->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, server,
 								   MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
@@ -500,14 +600,21 @@ http_server_start(const char *address, const HttpLimits *limits, HttpHandler han
 								   MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits->connection_memory,
 								   MHD_OPTION_NOTIFY_COMPLETED, completed, server,
 								   MHD_OPTION_NOTIFY_CONNECTION, connection_changed, server,
-								   MHD_OPTION_THREAD_POOL_SIZE, limits->threads > 1 ? limits->threads : 0,
 								   MHD_OPTION_END);
 	if (server->mhd == NULL)
 	{
 		snprintf(error, error_size, "cannot listen on %s (in use, or not an address of this machine?)", address);
 		pthread_mutex_destroy(&server->lock);
+		pthread_mutex_destroy(&server->queue_lock);
+		pthread_cond_destroy(&server->queued);
 		free(server);
 		return NULL;
+	}
+	if (limits->workers > 0)
+	{
+		server->workers = xcalloc(limits->workers, sizeof(pthread_t));
+		for (unsigned i = 0; i < limits->workers; i++)
+			pthread_create(&server->workers[i], NULL, work, server);
 	}
 	if (limits->deadline_seconds > 0)
 		pthread_create(&server->watchdog, NULL, watchdog, server);
@@ -526,7 +633,20 @@ http_server_stop(HttpServer *server)
 		pthread_mutex_unlock(&server->lock);
 		pthread_join(server->watchdog, NULL);
 	}
+	if (server->workers)
+	{
+		/* queued requests are answered first; later ones get 503 */
+		pthread_mutex_lock(&server->queue_lock);
+		server->draining = true;
+		pthread_cond_broadcast(&server->queued);
+		pthread_mutex_unlock(&server->queue_lock);
+		for (unsigned i = 0; i < server->limits.workers; i++)
+			pthread_join(server->workers[i], NULL);
+		free(server->workers);
+	}
 	MHD_stop_daemon(server->mhd);
 	pthread_mutex_destroy(&server->lock);
+	pthread_mutex_destroy(&server->queue_lock);
+	pthread_cond_destroy(&server->queued);
 	free(server);
 }

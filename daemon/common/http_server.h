@@ -9,10 +9,13 @@
  *
  * By default each connection has its own thread (the connection limits
  * bound them), so a handler may block (on the database, say) without
- * holding up others.  With HttpLimits.threads, that many threads serve all
- * connections (epoll), each running one handler at a time: no thread is
- * woken per request, but a handler that blocks holds up the other
- * connections of its thread.
+ * holding up others.  With HttpLimits.workers, one thread does all the
+ * connections' input and output (epoll) and hands each complete request to
+ * a fixed set of worker threads, oldest first: a busy server wakes no
+ * thread per request, and requests the quick test accepts (probes,
+ * preflights) are answered on the spot, even while every worker waits.  A
+ * streamed body (HttpStream) is read on that one thread, as the client
+ * takes it, so its reads must be quick.
  */
 #ifndef REFLEXO_HTTP_SERVER_H
 #define REFLEXO_HTTP_SERVER_H
@@ -86,7 +89,8 @@ typedef struct HttpLimits
 	unsigned	timeout_seconds;	/* idle time */
 	unsigned	deadline_seconds;	/* to receive a whole request; 0: none */
 	size_t		connection_memory;	/* request line and headers must fit */
-	unsigned	threads;		/* 0: a thread per connection; else this many serve them all */
+	unsigned	workers;		/* 0: a thread per connection; else this many run the handler */
+	bool		(*quick) (const HttpRequest *request);	/* with workers: answered without one (must not block) */
 } HttpLimits;
 
 typedef struct HttpServer HttpServer;
