@@ -31,8 +31,7 @@ static const Setting settings[] = {
 	{"REFLEXO_API_LANGUAGE", SETTING_TEXT, AT(language), "es", 0, 0,
 	"language of messages when a request's Accept-Language names neither es nor en: es or en", false},
 	{"REFLEXO_API_DB_CONNECTIONS", SETTING_NUMBER, AT(db_connections), "8", 1, 256,
-	"database connections, and as many workers running requests; more requests wait their turn, "
-	"oldest first", false},
+	"database connections, and as many requests running at once; more wait their turn, oldest first", false},
 	{"REFLEXO_API_PAGE_SIZE", SETTING_NUMBER, AT(page_size), "10", 1, 1000, "citas per page by default", false},
 	{"REFLEXO_API_MAX_PAGE_SIZE", SETTING_NUMBER, AT(max_page_size), "100", 1, 1000,
 	"largest page a client may ask for with page_size", false},

@@ -196,7 +196,7 @@ handle(void *context, const HttpRequest *http, HttpReply *reply)
 	api_request_free(&request);
 }
 
-/* Requests answered without a worker: nothing in them waits (http_server.h). */
+/* Requests answered without taking a place: nothing in them waits (http_server.h). */
 static bool
 answered_at_once(const HttpRequest *http)
 {
@@ -246,12 +246,14 @@ api_server_start(ApiSettings *settings, char *error, size_t error_size)
 		.deadline_seconds = (unsigned) settings->request_seconds,	/* and so is one trickling its request in */
 		.connection_memory = 32 * 1024,
 		/*
-		 * As many workers as database connections: a request a worker takes
-		 * finds a connection free, and requests wait in one queue, oldest
-		 * first, without a thread each (with a thread per client connection,
-		 * waiting for the pool and being woken cost a third of the server's
-		 * CPU).  Probes and preflights need no worker, so they answer even
-		 * while every worker waits on the database.
+		 * As many requests running at once as database connections, so one
+		 * that runs finds a connection free, on one thread more than that:
+		 * a request is run by the thread that read it unless every place is
+		 * taken, and then waits in one queue, oldest first, without a thread
+		 * (with a thread per client connection, waiting for the pool and
+		 * being woken cost a third of the server's CPU).  Probes and
+		 * preflights need no place, so the spare thread answers them even
+		 * while the database holds every other one.
 		 */
 		.workers = (unsigned) settings->db_connections,
 		.quick = answered_at_once

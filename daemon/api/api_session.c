@@ -9,8 +9,8 @@
  * may try logins_per_minute, and at most logins_at_once are hashed at the
  * same time; as many more wait, up to 2 s, and the rest get 429 with
  * Retry-After at once.  So floods of logins cannot take the database's CPU
- * from the bookings, nor the workers that run requests (a waiting login
- * holds one: api_server.c).
+ * from the bookings, nor the places of requests running at once (a
+ * waiting login holds one: api_server.c).
  */
 #include <pthread.h>
 #include <stdio.h>

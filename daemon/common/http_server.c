@@ -12,9 +12,14 @@
  * libmicrohttpd closes its socket, so the watchdog never touches a socket
  * number that has been reused.
  *
- * With workers, a complete request is queued and its connection suspended;
- * a worker runs the handler and resumes the connection, and libmicrohttpd
- * then calls handle() again, which sends the reply the worker left.
+ * With workers: a thread that reads a complete request runs its handler at
+ * once when fewer than `workers` handlers are running.  Otherwise the
+ * request is queued and its connection suspended; each thread whose handler
+ * ends runs the queued requests, oldest first, before it gives its place
+ * up, and resumes their connections, on which libmicrohttpd then calls
+ * handle() again to send the reply left there.  So a request is only handed
+ * between threads when all places are taken, and there is always a thread
+ * (one more than places) to read requests and answer quick ones.
  */
 #include "common/http_server.h"
 
@@ -68,12 +73,11 @@ struct HttpServer
 	Watch	   *watches;
 	pthread_t	watchdog;
 	bool		stopping;
-	pthread_mutex_t queue_lock; /* the workers' queue, oldest first */
-	pthread_cond_t queued;
+	pthread_mutex_t queue_lock; /* running, and the queue: oldest first */
+	unsigned	running;		/* handlers running; the queue is empty unless all places are taken */
 	Exchange   *first;
 	Exchange   *last;
-	bool		draining;		/* no more requests are queued */
-	pthread_t  *workers;
+	bool		draining;		/* stopping: nothing more is queued */
 };
 
 static void
@@ -332,31 +336,6 @@ client_address(struct MHD_Connection *connection, char *buf, size_t size)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf, (socklen_t) size);
 }
 
-/* Queues a complete request for the workers; false when they are stopping. */
-static bool
-enqueue(HttpServer *server, Exchange *ex, struct MHD_Connection *connection)
-{
-	bool		taken;
-
-	pthread_mutex_lock(&server->queue_lock);
-	taken = !server->draining;
-	if (taken)
-	{
-		ex->connection = connection;
-		ex->queued = true;
-		ex->next = NULL;
-		MHD_suspend_connection(connection);
-		if (server->last)
-			server->last->next = ex;
-		else
-			server->first = ex;
-		server->last = ex;
-		pthread_cond_signal(&server->queued);
-	}
-	pthread_mutex_unlock(&server->queue_lock);
-	return taken;
-}
-
 static void
 run_handler(HttpServer *server, Exchange *ex)
 {
@@ -375,28 +354,63 @@ send_exchange_reply(struct MHD_Connection *connection, Exchange *ex)
 	return send_reply(connection, &reply);
 }
 
-static void *
-work(void *arg)
+typedef enum Turn
 {
-	HttpServer *server = arg;
+	TURN_RUN,					/* a place was free: run it now */
+	TURN_QUEUED,				/* suspended until a running handler gets to it */
+	TURN_REFUSED				/* the server is stopping */
+} Turn;
 
+static Turn
+take_turn(HttpServer *server, Exchange *ex, struct MHD_Connection *connection)
+{
+	Turn		turn;
+
+	pthread_mutex_lock(&server->queue_lock);
+	if (server->draining)
+		turn = TURN_REFUSED;
+	else if (server->running < server->limits.workers)
+	{
+		server->running++;
+		turn = TURN_RUN;
+	}
+	else
+	{
+		ex->connection = connection;
+		ex->queued = true;
+		ex->next = NULL;
+		MHD_suspend_connection(connection);
+		if (server->last)
+			server->last->next = ex;
+		else
+			server->first = ex;
+		server->last = ex;
+		turn = TURN_QUEUED;
+	}
+	pthread_mutex_unlock(&server->queue_lock);
+	return turn;
+}
+
+/* After a handler: runs what was queued meanwhile, then gives the place up. */
+static void
+end_turn(HttpServer *server)
+{
 	for (;;)
 	{
 		Exchange   *ex;
 
 		pthread_mutex_lock(&server->queue_lock);
-		while (server->first == NULL && !server->draining)
-			pthread_cond_wait(&server->queued, &server->queue_lock);
 		ex = server->first;
-		if (ex)
-		{
-			server->first = ex->next;
-			if (server->first == NULL)
-				server->last = NULL;
-		}
-		pthread_mutex_unlock(&server->queue_lock);
 		if (ex == NULL)
-			return NULL;		/* draining, and nothing is left */
+		{
+			server->running--;
+			pthread_mutex_unlock(&server->queue_lock);
+			return;
+		}
+		server->first = ex->next;
+		if (server->first == NULL)
+			server->last = NULL;
+		pthread_mutex_unlock(&server->queue_lock);
 		run_handler(server, ex);
 		MHD_resume_connection(ex->connection);
 	}
@@ -470,10 +484,22 @@ handle(void *cls, struct MHD_Connection *connection, const char *url, const char
 	MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_value, &ex->request.headers);
 	if (server->limits.workers > 0 && !(server->limits.quick && server->limits.quick(&ex->request)))
 	{
-		if (enqueue(server, ex, connection))
-			return MHD_YES;
-		http_reply_error(&ex->reply, 503, "shutting down");
-		return send_exchange_reply(connection, ex);
+		enum MHD_Result result;
+
+		switch (take_turn(server, ex, connection))
+		{
+			case TURN_QUEUED:
+				return MHD_YES;
+			case TURN_REFUSED:
+				http_reply_error(&ex->reply, 503, "shutting down");
+				return send_exchange_reply(connection, ex);
+			case TURN_RUN:
+				break;
+		}
+		run_handler(server, ex);
+		result = send_exchange_reply(connection, ex);
+		end_turn(server);
+		return result;
 	}
 	run_handler(server, ex);
 	return send_exchange_reply(connection, ex);
@@ -586,7 +612,6 @@ http_server_start(const char *address, const HttpLimits *limits, HttpHandler han
 	server->limits = *limits;
 	pthread_mutex_init(&server->lock, NULL);
 	pthread_mutex_init(&server->queue_lock, NULL);
-	pthread_cond_init(&server->queued, NULL);
 	/*
 	 * A thread per connection, unless the caller has workers: then a request
 	 * waiting on the database holds up no other connection either, and the
@@ -600,21 +625,15 @@ http_server_start(const char *address, const HttpLimits *limits, HttpHandler han
 								   MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits->connection_memory,
 								   MHD_OPTION_NOTIFY_COMPLETED, completed, server,
 								   MHD_OPTION_NOTIFY_CONNECTION, connection_changed, server,
+								   MHD_OPTION_THREAD_POOL_SIZE, limits->workers > 0 ? limits->workers + 1 : 0,
 								   MHD_OPTION_END);
 	if (server->mhd == NULL)
 	{
 		snprintf(error, error_size, "cannot listen on %s (in use, or not an address of this machine?)", address);
 		pthread_mutex_destroy(&server->lock);
 		pthread_mutex_destroy(&server->queue_lock);
-		pthread_cond_destroy(&server->queued);
 		free(server);
 		return NULL;
-	}
-	if (limits->workers > 0)
-	{
-		server->workers = xcalloc(limits->workers, sizeof(pthread_t));
-		for (unsigned i = 0; i < limits->workers; i++)
-			pthread_create(&server->workers[i], NULL, work, server);
 	}
 	if (limits->deadline_seconds > 0)
 		pthread_create(&server->watchdog, NULL, watchdog, server);
@@ -633,20 +652,27 @@ http_server_stop(HttpServer *server)
 		pthread_mutex_unlock(&server->lock);
 		pthread_join(server->watchdog, NULL);
 	}
-	if (server->workers)
+	if (server->limits.workers > 0)
 	{
-		/* queued requests are answered first; later ones get 503 */
+		/* requests still queued get 503: libmicrohttpd stops no suspended connection */
+		Exchange   *queued;
+
 		pthread_mutex_lock(&server->queue_lock);
 		server->draining = true;
-		pthread_cond_broadcast(&server->queued);
+		queued = server->first;
+		server->first = server->last = NULL;
 		pthread_mutex_unlock(&server->queue_lock);
-		for (unsigned i = 0; i < server->limits.workers; i++)
-			pthread_join(server->workers[i], NULL);
-		free(server->workers);
+		while (queued)
+		{
+			Exchange   *ex = queued;
+
+			queued = ex->next;
+			http_reply_error(&ex->reply, 503, "shutting down");
+			MHD_resume_connection(ex->connection);
+		}
 	}
 	MHD_stop_daemon(server->mhd);
 	pthread_mutex_destroy(&server->lock);
 	pthread_mutex_destroy(&server->queue_lock);
-	pthread_cond_destroy(&server->queued);
 	free(server);
 }

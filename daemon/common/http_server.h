@@ -9,13 +9,14 @@
  *
  * By default each connection has its own thread (the connection limits
  * bound them), so a handler may block (on the database, say) without
- * holding up others.  With HttpLimits.workers, one thread does all the
- * connections' input and output (epoll) and hands each complete request to
- * a fixed set of worker threads, oldest first: a busy server wakes no
- * thread per request, and requests the quick test accepts (probes,
- * preflights) are answered on the spot, even while every worker waits.  A
- * streamed body (HttpStream) is read on that one thread, as the client
- * takes it, so its reads must be quick.
+ * holding up others.  With HttpLimits.workers, workers + 1 threads serve
+ * all connections (epoll), at most `workers` of them in handlers at once:
+ * a request that finds every place taken waits in one queue, oldest first,
+ * for the next handler to end.  A busy server so hands few requests from
+ * thread to thread, and one thread is always free to take new connections
+ * and answer requests the quick test accepts (probes, preflights) even
+ * while every handler waits on the database; a connection's later requests
+ * wait while its own thread is in a handler.
  */
 #ifndef REFLEXO_HTTP_SERVER_H
 #define REFLEXO_HTTP_SERVER_H
@@ -89,7 +90,7 @@ typedef struct HttpLimits
 	unsigned	timeout_seconds;	/* idle time */
 	unsigned	deadline_seconds;	/* to receive a whole request; 0: none */
 	size_t		connection_memory;	/* request line and headers must fit */
-	unsigned	workers;		/* 0: a thread per connection; else this many run the handler */
+	unsigned	workers;		/* 0: a thread per connection; else handlers running at once */
 	bool		(*quick) (const HttpRequest *request);	/* with workers: answered without one (must not block) */
 } HttpLimits;
 

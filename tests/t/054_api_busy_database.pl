@@ -1,8 +1,9 @@
-# reflexo-api runs requests on as many workers as it has database
-# connections, and answers probes without one: while every worker waits on
-# the database, /healthz, /metrics and CORS preflights still answer at
-# once, and the waiting requests are answered, in order, when the database
-# lets them go on.  The binary is the AddressSanitizer build.
+# reflexo-api runs at most as many requests at once as it has database
+# connections, on one thread more than that, and answers probes without
+# waiting for the database: while every running request waits on it,
+# /healthz, /metrics and CORS preflights on new connections still answer at
+# once, and the queued request is answered when the database lets them go
+# on.  The binary is the AddressSanitizer build.
 use strict;
 use warnings;
 use FindBin;
@@ -28,7 +29,7 @@ my $r = http_request('POST', $api->url . '/api/architect/login/',
 my $token = $r->{json}{access};
 ok($token, 'logged in');
 
-# the one worker waits: its listing needs the locations, locked by another session
+# the one place is taken by a listing that needs the locations, locked by another session
 my $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN; LOCK TABLE reflexo.locations IN ACCESS EXCLUSIVE MODE;');
 my @children;
@@ -46,7 +47,7 @@ for my $n (1 .. 2)
 }
 ok(wait_until(sub {
 	$node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'}) == 1 }),
-	'the worker waits on the lock; the second request waits for the worker');
+	'the running request waits on the lock; the second one waits in the queue');
 
 for my $probe ([ 'GET', '/healthz' ], [ 'GET', '/metrics' ], [ 'OPTIONS', '/api/ghl/citas/' ])
 {
@@ -55,7 +56,7 @@ for my $probe ([ 'GET', '/healthz' ], [ 'GET', '/metrics' ], [ 'OPTIONS', '/api/
 		headers => { Origin => 'http://front.example', 'Access-Control-Request-Method' => 'GET' });
 	my $took = time() - $started;
 	ok($got->{status} >= 200 && $got->{status} < 300 && $took < 2,
-		sprintf('%s %s answers while every worker waits (%d in %.2f s)', @$probe, $got->{status}, $took));
+		sprintf('%s %s answers while every running request waits (%d in %.2f s)', @$probe, $got->{status}, $took));
 }
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'}), 1,
 	'and the listing still waits');
