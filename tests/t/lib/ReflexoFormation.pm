@@ -224,6 +224,15 @@ sub DESTROY
 		kill 'KILL', $pid;
 	}
 	kill 'KILL', -$_->{pid} for @running;
+
+	# Children of a postmaster that died first (pg_auto_failover's health-check worker,
+	# the logger) outlive it in its data directory: their working directory gives them away.
+	for my $cwd (glob('/proc/[0-9]*/cwd'))
+	{
+		my $in = readlink($cwd) // next;
+		my ($pid) = $cwd =~ m{^/proc/(\d+)/};
+		kill 'KILL', $pid if index($in, "$self->{dir}/") == 0 && $pid != $$;
+	}
 	return;
 }
 1;
