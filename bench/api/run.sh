@@ -29,6 +29,14 @@ declare -A label=(
 	[slots_sql]="a week of free slots in SQL (generate_series + checks)"
 	[slots_c]="a week of free slots, reflexo.free_slots (C)")
 
+# each *_pipelined workload is its script with the transaction in one pipeline
+scripts=$(mktemp -d)
+trap 'rm -rf "$scripts"; stop_background' EXIT
+for w in insert_api list_api; do
+	sed -e 's/^BEGIN;/\\startpipeline\nBEGIN;/' -e 's/^COMMIT;/COMMIT;\n\\endpipeline/' "$w.sql" >"$scripts/${w}_pipelined.sql"
+done
+script_of() { [[ -f $1.sql ]] && echo "$1.sql" || echo "$scripts/$1.sql"; }
+
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -d "$db" -v ON_ERROR_STOP=1 -f setup.sql >/dev/null
 psql -X -q -d "$db" -c "SELECT reflexo.set_jwt_secret('bench-secret-longer-than-32-characters-000')"
@@ -50,7 +58,7 @@ for ((r = 1; r <= rounds; r++)); do
 		for w in $group; do
 			# the inserts of the previous runs add rows: plan with current statistics
 			psql -X -q -d "$db" -c "VACUUM ANALYZE reflexo.appointments"
-			out=$(pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" -f "$w.sql" "$db")
+			out=$(pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" -f "$(script_of "$w")" "$db")
 			samples[$w]+="$(awk '/^tps/ { print $3 }' <<<"$out") "
 			latency[$w]+="$(awk '/^latency average/ { print $4 }' <<<"$out") "
 		done
@@ -73,8 +81,7 @@ done
 
 # a login's cost is PBKDF2's, by design
 psql -X -q -d "$db" -c "SELECT api.create_user('bench', 'bench-password-1', 'staff', '{1}')" >/dev/null
-login=$(mktemp)
-trap 'rm -f "$login"; stop_background' EXIT
+login=$scripts/login.sql
 echo "SELECT api.login('bench', 'bench-password-1');" >"$login"
 out=$(pgbench -n -c 1 -T "$seconds" -f "$login" "$db")
 echo "api.login (PBKDF2-SHA256, 600,000 iterations): $(awk '/^latency average/ { print $4 }' <<<"$out") ms per login, one core"
