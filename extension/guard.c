@@ -31,6 +31,7 @@
 
 #include "access/htup_details.h"
 #include "appointment_change.h"
+#include "appointment_checks.h"
 #include "booking_conflict.h"
 #include "catalog.h"
 #include "catalog/pg_type.h"
@@ -272,21 +273,7 @@ interval_text(int64 microseconds)
 	return psprintf(_("%.0f seconds"), (double) microseconds / USECS_PER_SEC);
 }
 
-/*
- * Every appointment, active or not, lies between 2000-01-01 and 2100-01-01
- * UTC (the CHECK constraint appointments_time_range says the same): an
- * infinite or absurd time could not be sent to GHL, and would make every
- * rule that walks the days of a booking walk for ever.
- */
-#define APPOINTMENT_TIME_MIN ((TimestampTz) 0)	/* 2000-01-01 00:00 UTC, PostgreSQL's epoch */
-#define APPOINTMENT_TIME_MAX ((TimestampTz) 36525 * USECS_PER_DAY)	/* 2100-01-01 00:00 UTC */
-
-static bool
-time_in_range(TimestampTz t)
-{
-	return t >= APPOINTMENT_TIME_MIN && t <= APPOINTMENT_TIME_MAX;
-}
-
+/* In range, as the CHECK constraint appointments_time_range says, but with the times in the message. */
 static void
 check_time_range(Relation rel, HeapTuple tuple)
 {
@@ -298,7 +285,8 @@ check_time_range(Relation rel, HeapTuple tuple)
 	TimestampTz ends_at = DatumGetTimestampTz(heap_getattr(tuple, col->ends_at, RelationGetDescr(rel),
 														   &ends_null));
 
-	if ((starts_null || time_in_range(starts_at)) && (ends_null || time_in_range(ends_at)))
+	if ((starts_null || appointment_time_in_range(starts_at)) &&
+		(ends_null || appointment_time_in_range(ends_at)))
 		return;					/* NOT NULL rejects a missing time */
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),

@@ -630,15 +630,25 @@ ALTER TABLE reflexo.locations
     CHECK (max_duration > min_duration AND max_duration <= '7 days'::pg_catalog.interval);
 COMMENT ON COLUMN reflexo.locations.max_duration IS 'Longest bookable appointment (at most 7 days).';
 
+-- The table's CHECK constraints, in C: written in SQL, PostgreSQL read their
+-- literals back from text on every statement that wrote the table.
+CREATE FUNCTION reflexo.appointment_times_in_range(starts_at pg_catalog.timestamptz,
+                                                   ends_at pg_catalog.timestamptz)
+  RETURNS pg_catalog.bool
+  AS 'MODULE_PATHNAME', 'appointment_times_in_range' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION reflexo.appointment_times_in_range(pg_catalog.timestamptz, pg_catalog.timestamptz) IS
+  'Both times between 2000-01-01 00:00 and 2100-01-01 00:00 UTC (NULL counts as in range: NOT NULL refuses it).';
+CREATE FUNCTION reflexo.known_validation_flags(flags pg_catalog.text[])
+  RETURNS pg_catalog.bool
+  AS 'MODULE_PATHNAME', 'known_validation_flags' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION reflexo.known_validation_flags(pg_catalog.text[]) IS
+  'Every flag names a rule a stored appointment can break: overlap, outside_hours, closure, too_short, '
+  'too_long, calendar_unavailable, too_soon, too_far, day_full (no NULLs).';
+
 ALTER TABLE reflexo.appointments
   DROP CONSTRAINT appointments_known_flags,
-  ADD CONSTRAINT appointments_known_flags CHECK (validation_flags OPERATOR(pg_catalog.<@)
-    '{overlap,outside_hours,closure,too_short,too_long,calendar_unavailable,too_soon,too_far,day_full}'::pg_catalog.text[]),
-  ADD CONSTRAINT appointments_time_range CHECK (
-    starts_at >= '2000-01-01 00:00+00'::pg_catalog.timestamptz
-    AND starts_at <= '2100-01-01 00:00+00'::pg_catalog.timestamptz
-    AND ends_at >= '2000-01-01 00:00+00'::pg_catalog.timestamptz
-    AND ends_at <= '2100-01-01 00:00+00'::pg_catalog.timestamptz);
+  ADD CONSTRAINT appointments_known_flags CHECK (reflexo.known_validation_flags(validation_flags)),
+  ADD CONSTRAINT appointments_time_range CHECK (reflexo.appointment_times_in_range(starts_at, ends_at));
 COMMENT ON COLUMN reflexo.appointments.validation_flags IS
   'Rules this row breaks, stored instead of rejected (flexible mode, or changes from GHL): '
   'overlap, outside_hours, closure, too_short, too_long, calendar_unavailable, too_soon, too_far, day_full.';

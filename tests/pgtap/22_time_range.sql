@@ -3,7 +3,7 @@
 -- An outbox row whose GHL request cannot be built never stops the others.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(22);
+SELECT plan(28);
 
 -- what a staff user tried: a cancelled cita from -infinity to infinity
 SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(),
@@ -34,6 +34,17 @@ SET LOCAL session_replication_role = replica;   -- triggers off, as in a restore
 SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (location_id, calendar_id, starts_at, ends_at)
                                VALUES (101, 201, '-infinity', '2026-03-10 10:00-05')$$) ->> 'constraint',
           'appointments_time_range', 'the table''s CHECK constraint holds with triggers off');
+SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (location_id, calendar_id, starts_at, ends_at)
+                               VALUES (101, 201, '2026-03-10 10:00-05', '2100-01-01 00:00:01+00')$$) ->> 'constraint',
+          'appointments_time_range', 'so does it for the end alone, a second past 2100');
+-- the stored flags name rules a stored appointment can break, and nothing else
+SELECT is(pg_temp.error_of($$INSERT INTO reflexo.appointments (location_id, calendar_id, starts_at, ends_at, validation_flags)
+                               VALUES (101, 201, '2031-03-10 10:00-05', '2031-03-10 11:00-05', '{overlap,day_full}')$$),
+          NULL, 'flags of known rules are kept with triggers off');
+SELECT is(pg_temp.error_of(format($$INSERT INTO reflexo.appointments (location_id, calendar_id, starts_at, ends_at, validation_flags)
+                                     VALUES (101, 201, '2031-03-10 12:00-05', '2031-03-10 13:00-05', %L)$$, flags))
+          ->> 'constraint', 'appointments_known_flags', format('flags %s are refused', flags))
+  FROM unnest(ARRAY['{bogus}', '{overlap,Overlap}', '{in_past}', '{overlap,NULL}']) flags;
 SET LOCAL session_replication_role = origin;
 SELECT is(pg_temp.error_of($$SELECT pg_temp.from_ghl($q$INSERT INTO reflexo.appointments (calendar_id, starts_at, ends_at)
                                VALUES (203, '2099-12-31 10:00-05', '2099-12-31 11:00-05')$q$)$$), NULL,
