@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "open_hours.h"
+#include "row_places.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -55,7 +56,9 @@ typedef struct CalendarColumns
 
 typedef struct TherapistColumns
 {
-	AttrNumber	name,
+	AttrNumber	location_id,
+				ghl_user_id,
+				name,
 				open_hours;
 } TherapistColumns;
 
@@ -79,6 +82,7 @@ static bool callback_registered = false;
 static void
 invalidate_catalog(Datum arg pg_attribute_unused(), Oid relid)
 {
+	row_places_forget(relid);
 	if (!catalog_valid)
 		return;
 	if (relid == InvalidOid ||
@@ -213,6 +217,8 @@ reflexo_catalog(void)
 
 	if (OidIsValid(catalog.therapists))
 	{
+		ther_cols.location_id = column_of(catalog.therapists, "location_id");
+		ther_cols.ghl_user_id = column_of(catalog.therapists, "ghl_user_id");
 		ther_cols.name = column_of(catalog.therapists, "name");
 		ther_cols.open_hours = column_of(catalog.therapists, "open_hours");
 	}
@@ -262,24 +268,59 @@ typedef struct RowById
 	TupleTableSlot *slot;
 } RowById;
 
-/* Reads the row of relid whose primary key is id; false if there is none. */
+/* The row in slot has the values of keys (key i compares heap column columns[i]). */
 static bool
-open_row_by_id(Oid relid, Oid pkey, int64 id, RowById *row)
+slot_has_keys(TupleTableSlot *slot, ScanKey keys, const AttrNumber *columns, int nkeys)
+{
+	for (int i = 0; i < nkeys; i++)
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, columns[i], &isnull);
+
+		if (isnull || !DatumGetBool(FunctionCall2Coll(&keys[i].sk_func, keys[i].sk_collation,
+													  value, keys[i].sk_argument)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Reads into slot the row of heap whose primary key pkey has the values of
+ * keys; false if there is none.  It is looked for where it was last found
+ * first (row_places.c), then down the index.
+ */
+static bool
+find_by_primary_key(Relation heap, Oid pkey, ScanKey keys, const AttrNumber *columns, int nkeys,
+					const RowPlaceKey *place, TupleTableSlot *slot)
 {
 	Relation	index;
-	ScanKeyData key;
 	IndexScanDesc scan;
 	bool		found;
 
-	row->heap = table_open(relid, AccessShareLock);
-	row->slot = table_slot_create(row->heap, NULL);
+	if (row_place_fetch(heap, place, GetActiveSnapshot(), slot) &&
+		slot_has_keys(slot, keys, columns, nkeys))
+		return true;
 	index = index_open(pkey, AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
-	scan = begin_index_scan(row->heap, index, GetActiveSnapshot(), &key, 1, false);
-	found = index_getnext_slot(scan, ForwardScanDirection, row->slot);
+	scan = begin_index_scan(heap, index, GetActiveSnapshot(), keys, nkeys, false);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	index_close(index, AccessShareLock);
+	if (found)
+		row_place_remember(place, &slot->tts_tid);
 	return found;
+}
+
+/* Reads the row of relid whose primary key (pkey, on id_column) is id; false if there is none. */
+static bool
+open_row_by_id(Oid relid, Oid pkey, AttrNumber id_column, int64 id, RowById *row)
+{
+	RowPlaceKey place = row_place_key(relid, id, NULL);
+	ScanKeyData key;
+
+	row->heap = table_open(relid, AccessShareLock);
+	row->slot = table_slot_create(row->heap, NULL);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	return find_by_primary_key(row->heap, pkey, &key, &id_column, 1, &place, row->slot);
 }
 
 static void
@@ -301,7 +342,7 @@ fetch_location(int64 id, LocationRow *row)
 {
 	const ReflexoCatalog *cat = reflexo_catalog();
 	RowById		found;
-	bool		exists = open_row_by_id(cat->locations, cat->locations_pkey, id, &found);
+	bool		exists = open_row_by_id(cat->locations, cat->locations_pkey, loc_cols.id, id, &found);
 
 	if (exists)
 	{
@@ -383,7 +424,7 @@ fetch_calendar(int64 id, CalendarRow *row)
 {
 	const ReflexoCatalog *cat = reflexo_catalog();
 	RowById		found;
-	bool		exists = open_row_by_id(cat->calendars, cat->calendars_pkey, id, &found);
+	bool		exists = open_row_by_id(cat->calendars, cat->calendars_pkey, cal_cols.id, id, &found);
 
 	if (exists)
 	{
@@ -417,23 +458,22 @@ bool
 fetch_therapist(int64 location_id, text *ghl_user_id, TherapistRow *row)
 {
 	const ReflexoCatalog *cat = reflexo_catalog();
-	Relation	heap,
-				index;
+	AttrNumber	columns[2] = {ther_cols.location_id, ther_cols.ghl_user_id};
+	RowPlaceKey place;
+	Relation	heap;
 	TupleTableSlot *slot;
 	ScanKeyData keys[2];
-	IndexScanDesc scan;
 	bool		found;
 
 	if (!OidIsValid(cat->therapists) || !OidIsValid(cat->therapists_pkey))
 		return false;
+	place = row_place_key(cat->therapists, location_id, ghl_user_id);
 	heap = table_open(cat->therapists, AccessShareLock);
-	index = index_open(cat->therapists_pkey, AccessShareLock);
 	slot = table_slot_create(heap, NULL);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(location_id));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(ghl_user_id));
-	keys[1].sk_collation = index->rd_indcollation[1];
-	scan = begin_index_scan(heap, index, GetActiveSnapshot(), keys, 2, false);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	keys[1].sk_collation = TupleDescAttr(RelationGetDescr(heap), ther_cols.ghl_user_id - 1)->attcollation;
+	found = find_by_primary_key(heap, cat->therapists_pkey, keys, columns, 2, &place, slot);
 	if (found)
 	{
 		bool		isnull;
@@ -445,9 +485,7 @@ fetch_therapist(int64 location_id, text *ghl_user_id, TherapistRow *row)
 		if (!isnull)
 			open_hours_to_week(DatumGetOpenHoursP(hours), &row->hours);
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 	return found;
 }
