@@ -64,15 +64,22 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 done
 
+# Rounds are interleaved, so a round's variants ran minutes apart at most:
+# the median of the per-round ratios resists the machine's drift (its speed
+# moves by tens of percent over a run) better than the ratio of medians.
 declare -A best
-printf '| variant | inserts/s (median) | samples | guard ÷ variant |\n|---|---|---|---|\n'
+printf '| variant | inserts/s (median) | samples | guard ÷ variant (medians) | guard ÷ variant (median of rounds) |\n'
+printf '|---|---|---|---|---|\n'
 for v in "${variants[@]}"; do
 	# shellcheck disable=SC2086
 	best[$v]=$(median ${samples[$v]})
 done
 for v in "${variants[@]}"; do
 	ratio=$(awk -v g="${best[guard]}" -v x="${best[$v]}" 'BEGIN { printf "%.2f", g / x }')
-	printf '| %s | %.0f | %s| %s |\n' "$v" "${best[$v]}" "${samples[$v]}" "$ratio"
+	# shellcheck disable=SC2086
+	paired=$(median $(paste -d' ' <(printf '%s\n' ${samples[guard]}) <(printf '%s\n' ${samples[$v]}) |
+		awk '{ printf "%.3f\n", $1 / $2 }'))
+	printf '| %s | %.0f | %s| %s | %.2f |\n' "$v" "${best[$v]}" "${samples[$v]}" "$ratio" "$paired"
 done
 
 echo
