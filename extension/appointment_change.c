@@ -6,11 +6,15 @@
 
 #include "access/htup_details.h"
 #include "catalog.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "reflexo.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(reflexo_current_actor);
 
@@ -92,4 +96,34 @@ require_row_trigger(FunctionCallInfo fcinfo, const char *name, bool before)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired %s FOR EACH ROW", name, before ? "BEFORE" : "AFTER")));
+}
+
+/*
+ * to_jsonb() of a row of rel.  to_jsonb reads its argument's type from the
+ * call expression, so the FmgrInfo carries one naming the table's row type.
+ */
+Jsonb *
+appointment_to_jsonb(Relation rel, HeapTuple row)
+{
+	static FmgrInfo to_jsonb_fn;
+	static Oid	fn_row_type = InvalidOid;
+	Oid			row_type = rel->rd_rel->reltype;
+
+	if (fn_row_type != row_type)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		Param	   *arg = makeNode(Param);
+
+		arg->paramkind = PARAM_EXTERN;
+		arg->paramid = 1;
+		arg->paramtype = row_type;
+		arg->paramtypmod = -1;
+		arg->location = -1;
+		fmgr_info(F_TO_JSONB, &to_jsonb_fn);
+		fmgr_info_set_expr((Node *) makeFuncExpr(F_TO_JSONB, JSONBOID, list_make1(arg), InvalidOid,
+												  InvalidOid, COERCE_EXPLICIT_CALL), &to_jsonb_fn);
+		MemoryContextSwitchTo(old);
+		fn_row_type = row_type;
+	}
+	return DatumGetJsonbP(FunctionCall1(&to_jsonb_fn, heap_copy_tuple_as_datum(row, RelationGetDescr(rel))));
 }

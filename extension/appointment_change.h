@@ -13,6 +13,7 @@
 
 #include "access/htup.h"
 #include "fmgr.h"
+#include "utils/jsonb.h"
 #include "utils/rel.h"
 
 extern bool change_from_ghl(void);
@@ -20,6 +21,8 @@ extern char *change_actor(void);
 extern bool columns_differ(Relation rel, HeapTuple old_tuple, HeapTuple new_tuple,
 						   const AttrNumber *columns, int ncolumns);
 extern bool business_fields_changed(Relation rel, HeapTuple old_tuple, HeapTuple new_tuple);
+/* to_jsonb() of a row of rel, as the outbox and the history store it */
+extern Jsonb *appointment_to_jsonb(Relation rel, HeapTuple row);
 extern void require_row_trigger(FunctionCallInfo fcinfo, const char *name, bool before);
 
 #endif							/* APPOINTMENT_CHANGE_H */

@@ -12,6 +12,7 @@
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -88,6 +89,7 @@ invalidate_catalog(Datum arg pg_attribute_unused(), Oid relid)
 	if (relid == InvalidOid ||
 		relid == catalog.locations || relid == catalog.calendars ||
 		relid == catalog.appointments || relid == catalog.closures ||
+		relid == catalog.outbox || relid == catalog.appointment_history ||
 		(OidIsValid(catalog.therapists) && relid == catalog.therapists))
 		catalog_valid = false;
 }
@@ -116,6 +118,21 @@ column_of(Oid relid, const char *name)
 				 errmsg("column \"%s\" of relation \"%s\" does not exist", name, get_rel_name(relid)),
 				 errhint("The reflexo extension is damaged; reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
 	return attnum;
+}
+
+/* The sequence behind an identity column. */
+static Oid
+identity_sequence(Oid relid, AttrNumber column)
+{
+#if PG_VERSION_NUM >= 170000
+	Relation	rel = relation_open(relid, AccessShareLock);
+	Oid			sequence = getIdentitySequence(rel, column, false);
+
+	relation_close(rel, AccessShareLock);
+	return sequence;
+#else
+	return getIdentitySequence(relid, column, false);
+#endif
 }
 
 static Oid
@@ -170,6 +187,14 @@ reflexo_catalog(void)
 	catalog.origin_ghl = enum_label(schema, "origin", "ghl");
 	catalog.sync_pending = enum_label(schema, "sync_state", "pending");
 	catalog.sync_synced = enum_label(schema, "sync_state", "synced");
+	catalog.outbox_pending = enum_label(schema, "outbox_state", "pending");
+	catalog.outbox_operations[0] = enum_label(schema, "outbox_operation", "create");
+	catalog.outbox_operations[1] = enum_label(schema, "outbox_operation", "update");
+	catalog.outbox_operations[2] = enum_label(schema, "outbox_operation", "cancel");
+	catalog.outbox_operations[3] = enum_label(schema, "outbox_operation", "delete");
+	catalog.history_operations[0] = enum_label(schema, "history_operation", "insert");
+	catalog.history_operations[1] = enum_label(schema, "history_operation", "update");
+	catalog.history_operations[2] = enum_label(schema, "history_operation", "delete");
 
 	catalog.appt.id = column_of(catalog.appointments, "id");
 	catalog.appt.location_id = column_of(catalog.appointments, "location_id");
@@ -190,6 +215,34 @@ reflexo_catalog(void)
 	/* added in 0.2.0: the new library may run before ALTER EXTENSION UPDATE */
 	catalog.appt.synced_at = get_attnum(catalog.appointments, "synced_at");
 	catalog.appt.sync_error = get_attnum(catalog.appointments, "sync_error");
+
+	catalog.outbox = relation_in(schema, "outbox");
+	catalog.outbox_col.id = column_of(catalog.outbox, "id");
+	catalog.outbox_col.appointment_id = column_of(catalog.outbox, "appointment_id");
+	catalog.outbox_col.location_id = column_of(catalog.outbox, "location_id");
+	catalog.outbox_col.operation = column_of(catalog.outbox, "operation");
+	catalog.outbox_col.payload = column_of(catalog.outbox, "payload");
+	catalog.outbox_col.ghl_appointment_id = column_of(catalog.outbox, "ghl_appointment_id");
+	catalog.outbox_col.state = column_of(catalog.outbox, "state");
+	catalog.outbox_col.attempts = column_of(catalog.outbox, "attempts");
+	catalog.outbox_col.next_attempt_at = column_of(catalog.outbox, "next_attempt_at");
+	catalog.outbox_col.created_txid = column_of(catalog.outbox, "created_txid");
+	catalog.outbox_col.created_at = column_of(catalog.outbox, "created_at");
+	catalog.outbox_col.updated_at = column_of(catalog.outbox, "updated_at");
+	catalog.outbox_id_sequence = identity_sequence(catalog.outbox, catalog.outbox_col.id);
+
+	catalog.appointment_history = relation_in(schema, "appointment_history");
+	catalog.history_col.id = column_of(catalog.appointment_history, "id");
+	catalog.history_col.appointment_id = column_of(catalog.appointment_history, "appointment_id");
+	catalog.history_col.location_id = column_of(catalog.appointment_history, "location_id");
+	catalog.history_col.operation = column_of(catalog.appointment_history, "operation");
+	catalog.history_col.origin = column_of(catalog.appointment_history, "origin");
+	catalog.history_col.actor = column_of(catalog.appointment_history, "actor");
+	catalog.history_col.txid = column_of(catalog.appointment_history, "txid");
+	catalog.history_col.changed_at = column_of(catalog.appointment_history, "changed_at");
+	catalog.history_col.old_values = column_of(catalog.appointment_history, "old_values");
+	catalog.history_col.new_values = column_of(catalog.appointment_history, "new_values");
+	catalog.history_id_sequence = identity_sequence(catalog.appointment_history, catalog.history_col.id);
 
 	loc_cols.id = column_of(catalog.locations, "id");
 	loc_cols.is_active = column_of(catalog.locations, "is_active");

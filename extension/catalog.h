@@ -36,13 +36,48 @@ typedef struct AppointmentColumns
 				sync_error;		/* likewise */
 } AppointmentColumns;
 
+/* The columns of reflexo.outbox a new row is given (the others start NULL). */
+typedef struct OutboxColumns
+{
+	AttrNumber	id,
+				appointment_id,
+				location_id,
+				operation,
+				payload,
+				ghl_appointment_id,
+				state,
+				attempts,
+				next_attempt_at,
+				created_txid,
+				created_at,
+				updated_at;
+} OutboxColumns;
+
+typedef struct HistoryColumns
+{
+	AttrNumber	id,
+				appointment_id,
+				location_id,
+				operation,
+				origin,
+				actor,
+				txid,
+				changed_at,
+				old_values,
+				new_values;
+} HistoryColumns;
+
 typedef struct ReflexoCatalog
 {
 	Oid			locations,
 				calendars,
 				appointments,
 				closures,
-				therapists;		/* InvalidOid before ALTER EXTENSION UPDATE to 0.2.0 */
+				therapists,		/* InvalidOid before ALTER EXTENSION UPDATE to 0.2.0 */
+				outbox,
+				appointment_history,
+				outbox_id_sequence,
+				history_id_sequence;
 	Oid			locations_pkey,
 				calendars_pkey,
 				therapists_pkey,	/* likewise */
@@ -55,8 +90,13 @@ typedef struct ReflexoCatalog
 				origin_local,
 				origin_ghl,
 				sync_pending,
-				sync_synced;
+				sync_synced,
+				outbox_pending;
+	Oid			outbox_operations[4];	/* create, update, cancel, delete */
+	Oid			history_operations[3];	/* insert, update, delete */
 	AppointmentColumns appt;
+	OutboxColumns outbox_col;
+	HistoryColumns history_col;
 } ReflexoCatalog;
 
 typedef struct LocationRow

@@ -10,7 +10,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "appointment_change.h"
+#include "bookkeeping_row.h"
 #include "catalog.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -20,45 +22,15 @@
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
 
 PG_FUNCTION_INFO_V1(appointment_history_trigger);
-
-static SavedPlan insert_plan;
 
 /* Sync bookkeeping, left out of an update's changes: the outbox records that side. */
 static const char *const bookkeeping_columns[] = {
 	"updated_at", "sync_state", "local_changed_at", "ghl_updated_at"
 };
-
-/*
- * to_jsonb() of a row of rel.  to_jsonb reads its argument's type from the
- * call expression, so the FmgrInfo carries one naming the table's row type.
- */
-static Jsonb *
-row_to_jsonb(Relation rel, HeapTuple row)
-{
-	static FmgrInfo to_jsonb_fn;
-	static Oid	fn_row_type = InvalidOid;
-	Oid			row_type = rel->rd_rel->reltype;
-
-	if (fn_row_type != row_type)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		Param	   *arg = makeNode(Param);
-
-		arg->paramkind = PARAM_EXTERN;
-		arg->paramid = 1;
-		arg->paramtype = row_type;
-		arg->paramtypmod = -1;
-		arg->location = -1;
-		fmgr_info(F_TO_JSONB, &to_jsonb_fn);
-		fmgr_info_set_expr((Node *) makeFuncExpr(F_TO_JSONB, JSONBOID, list_make1(arg), InvalidOid,
-												  InvalidOid, COERCE_EXPLICIT_CALL), &to_jsonb_fn);
-		MemoryContextSwitchTo(old);
-		fn_row_type = row_type;
-	}
-	return DatumGetJsonbP(FunctionCall1(&to_jsonb_fn, heap_copy_tuple_as_datum(row, RelationGetDescr(rel))));
-}
 
 static bool
 is_bookkeeping(Form_pg_attribute att)
@@ -99,8 +71,8 @@ changed_values(Relation rel, HeapTuple old_row, HeapTuple new_row, Datum *old_va
 			continue;
 		if (old_json == NULL)
 		{
-			old_json = row_to_jsonb(rel, old_row);
-			new_json = row_to_jsonb(rel, new_row);
+			old_json = appointment_to_jsonb(rel, old_row);
+			new_json = appointment_to_jsonb(rel, new_row);
 		}
 		key.type = jbvString;
 		key.val.string.val = NameStr(att->attname);
@@ -123,16 +95,17 @@ Datum
 appointment_history_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigger = (TriggerData *) fcinfo->context;
+	const ReflexoCatalog *cat = reflexo_catalog();
+	const HistoryColumns *col = &cat->history_col;
 	Relation	rel;
 	TupleDesc	desc;
 	HeapTuple	old_row = NULL,
 				new_row = NULL,
 				row;
-	const char *operation;
-	Oid			types[7] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
-	Datum		args[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	int			ret;
+	int			operation;		/* insert, update, delete: cat->history_operations */
+	Datum		old_values,
+				new_values;
+	BookkeepingRow entry;
 	SavedUser	saved;
 
 	require_row_trigger(fcinfo, "appointment_history_trigger", false);
@@ -141,17 +114,17 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_INSERT(trigger->tg_event))
 	{
-		operation = "insert";
+		operation = 0;
 		new_row = trigger->tg_trigtuple;
 	}
 	else if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
 	{
-		operation = "delete";
+		operation = 2;
 		old_row = trigger->tg_trigtuple;
 	}
 	else
 	{
-		operation = "update";
+		operation = 1;
 		old_row = trigger->tg_trigtuple;
 		new_row = trigger->tg_newtuple;
 		if (!business_fields_changed(rel, old_row, new_row))
@@ -159,34 +132,30 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 	}
 	row = new_row ? new_row : old_row;
 
-	args[0] = heap_getattr(row, reflexo_catalog()->appt.id, desc, &(bool) {false});
-	args[1] = heap_getattr(row, reflexo_catalog()->appt.location_id, desc, &(bool) {false});
-	args[2] = CStringGetTextDatum(operation);
-	args[3] = CStringGetTextDatum(change_from_ghl() ? "ghl" : "local");
-	args[4] = CStringGetTextDatum(change_actor());
 	if (old_row && new_row)
-		changed_values(rel, old_row, new_row, &args[5], &args[6]);
+		changed_values(rel, old_row, new_row, &old_values, &new_values);
 	else
 	{
 		/* a new or deleted appointment: all of it */
-		args[5] = old_row ? JsonbPGetDatum(row_to_jsonb(rel, old_row)) : (Datum) 0;
-		args[6] = new_row ? JsonbPGetDatum(row_to_jsonb(rel, new_row)) : (Datum) 0;
+		old_values = old_row ? JsonbPGetDatum(appointment_to_jsonb(rel, old_row)) : (Datum) 0;
+		new_values = new_row ? JsonbPGetDatum(appointment_to_jsonb(rel, new_row)) : (Datum) 0;
 	}
-	nulls[5] = args[5] ? ' ' : 'n';
-	nulls[6] = args[6] ? ' ' : 'n';
 
 	become_owner(rel, &saved);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_plan(saved_plan(&insert_plan,
-									  "INSERT INTO reflexo.appointment_history"
-									  " (appointment_id, location_id, operation, origin, actor, old_values, new_values)"
-									  " VALUES ($1, $2, $3::reflexo.history_operation, $4::reflexo.origin, $5, $6, $7)",
-									  7, types),
-						   args, nulls, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "history insert failed: %s", SPI_result_code_string(ret));
-	SPI_finish();
+	bookkeeping_row_begin(&entry, cat->appointment_history);
+	bookkeeping_row_set_identity(&entry, col->id, cat->history_id_sequence);
+	bookkeeping_row_set(&entry, col->appointment_id, heap_getattr(row, cat->appt.id, desc, &(bool) {false}));
+	bookkeeping_row_set(&entry, col->location_id, heap_getattr(row, cat->appt.location_id, desc, &(bool) {false}));
+	bookkeeping_row_set(&entry, col->operation, ObjectIdGetDatum(cat->history_operations[operation]));
+	bookkeeping_row_set(&entry, col->origin, ObjectIdGetDatum(change_from_ghl() ? cat->origin_ghl : cat->origin_local));
+	bookkeeping_row_set(&entry, col->actor, CStringGetTextDatum(change_actor()));
+	bookkeeping_row_set(&entry, col->txid, FullTransactionIdGetDatum(GetTopFullTransactionId()));
+	bookkeeping_row_set(&entry, col->changed_at, TimestampTzGetDatum(GetCurrentTimestamp()));
+	if (old_values)
+		bookkeeping_row_set(&entry, col->old_values, old_values);
+	if (new_values)
+		bookkeeping_row_set(&entry, col->new_values, new_values);
+	bookkeeping_row_insert(&entry);
 	restore_user(&saved);
 	return PointerGetDatum(NULL);
 }

@@ -21,6 +21,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "appointment_change.h"
+#include "bookkeeping_row.h"
 #include "catalog.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
@@ -29,6 +30,8 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
 
 PG_FUNCTION_INFO_V1(appointment_outbox);
 
@@ -43,7 +46,6 @@ static HTAB *enqueued = NULL;
 static bool callback_registered = false;
 
 static SavedPlan find_plan,
-			insert_plan,
 			update_plan,
 			delete_plan;
 
@@ -126,93 +128,110 @@ int64_column(Relation rel, HeapTuple tuple, AttrNumber column)
 	return DatumGetInt64(heap_getattr(tuple, column, RelationGetDescr(rel), &isnull));
 }
 
+/* A new outbox row, pending from now, as the table's DEFAULTs would fill it. */
 static void
-enqueue(Relation rel, HeapTuple row, Operation op)
+insert_outbox_row(Relation rel, HeapTuple row, Operation op)
+{
+	const ReflexoCatalog *cat = reflexo_catalog();
+	const OutboxColumns *col = &cat->outbox_col;
+	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	bool		ghl_null;
+	Datum		ghl_id = heap_getattr(row, cat->appt.ghl_appointment_id, RelationGetDescr(rel), &ghl_null);
+	BookkeepingRow entry;
+
+	bookkeeping_row_begin(&entry, cat->outbox);
+	bookkeeping_row_set_identity(&entry, col->id, cat->outbox_id_sequence);
+	bookkeeping_row_set(&entry, col->appointment_id, Int64GetDatum(int64_column(rel, row, cat->appt.id)));
+	bookkeeping_row_set(&entry, col->location_id, Int64GetDatum(int64_column(rel, row, cat->appt.location_id)));
+	bookkeeping_row_set(&entry, col->operation, ObjectIdGetDatum(cat->outbox_operations[op - OP_CREATE]));
+	bookkeeping_row_set(&entry, col->payload, JsonbPGetDatum(appointment_to_jsonb(rel, row)));
+	if (!ghl_null)
+		bookkeeping_row_set(&entry, col->ghl_appointment_id, ghl_id);
+	bookkeeping_row_set(&entry, col->state, ObjectIdGetDatum(cat->outbox_pending));
+	bookkeeping_row_set(&entry, col->attempts, Int32GetDatum(0));
+	bookkeeping_row_set(&entry, col->next_attempt_at, now);
+	bookkeeping_row_set(&entry, col->created_txid, FullTransactionIdGetDatum(GetTopFullTransactionId()));
+	bookkeeping_row_set(&entry, col->created_at, now);
+	bookkeeping_row_set(&entry, col->updated_at, now);
+	bookkeeping_row_insert(&entry);
+}
+
+/*
+ * Merges op into the pending row this transaction already wrote for the
+ * appointment, if there is one (see the table at the top); false if none.
+ */
+static bool
+merge_into_pending(Relation rel, HeapTuple row, int64 appointment_id, Operation op)
 {
 	const AppointmentColumns *col = &reflexo_catalog()->appt;
-	Oid			rowtype = rel->rd_rel->reltype;
-	int64		appointment_id = int64_column(rel, row, col->id);
-	Datum		row_datum = heap_copy_tuple_as_datum(row, RelationGetDescr(rel));
-	bool		ghl_null;
-	Datum		ghl_id = heap_getattr(row, col->ghl_appointment_id, RelationGetDescr(rel), &ghl_null);
+	Oid			find_types[1] = {INT8OID};
+	Datum		find_args[1] = {Int64GetDatum(appointment_id)};
+	bool		isnull;
+	int64		outbox_id;
+	Operation	merged;
 	int			ret;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-
-	if (remember_enqueued(appointment_id))
+	ret = SPI_execute_plan(saved_plan(&find_plan,
+									  "SELECT id, operation::text FROM reflexo.outbox"
+									  " WHERE appointment_id OPERATOR(pg_catalog.=) $1"
+									  " AND created_txid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()"
+									  " AND state OPERATOR(pg_catalog.=) 'pending' FOR UPDATE",
+									  1, find_types),
+						   find_args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "outbox lookup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
 	{
-		Oid			find_types[1] = {INT8OID};
-		Datum		find_args[1] = {Int64GetDatum(appointment_id)};
-
-		ret = SPI_execute_plan(saved_plan(&find_plan,
-										  "SELECT id, operation::text FROM reflexo.outbox"
-										  " WHERE appointment_id OPERATOR(pg_catalog.=) $1"
-										  " AND created_txid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id()"
-										  " AND state OPERATOR(pg_catalog.=) 'pending' FOR UPDATE",
-										  1, find_types),
-							   find_args, NULL, false, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "outbox lookup failed: %s", SPI_result_code_string(ret));
-		if (SPI_processed == 1)
-		{
-			bool		isnull;
-			int64		outbox_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-																SPI_tuptable->tupdesc, 1, &isnull));
-			Operation	merged = collapse(operation_from_name(SPI_getvalue(SPI_tuptable->vals[0],
-																		   SPI_tuptable->tupdesc, 2)),
-										  op);
-
-			if (merged == OP_NONE)
-			{
-				Oid			types[1] = {INT8OID};
-				Datum		args[1] = {Int64GetDatum(outbox_id)};
-
-				ret = SPI_execute_plan(saved_plan(&delete_plan,
-												  "DELETE FROM reflexo.outbox WHERE id OPERATOR(pg_catalog.=) $1",
-												  1, types),
-									   args, NULL, false, 0);
-			}
-			else
-			{
-				Oid			types[4] = {INT8OID, TEXTOID, rowtype, TEXTOID};
-				Datum		args[4] = {Int64GetDatum(outbox_id),
-					CStringGetTextDatum(operation_names[merged]), row_datum, ghl_id};
-				char		nulls[4] = {' ', ' ', ' ', ghl_null ? 'n' : ' '};
-
-				ret = SPI_execute_plan(saved_plan(&update_plan,
-												  "UPDATE reflexo.outbox SET operation = $2::reflexo.outbox_operation,"
-												  " payload = pg_catalog.to_jsonb($3),"
-												  " ghl_appointment_id = COALESCE($4, ghl_appointment_id),"
-												  " updated_at = pg_catalog.now()"
-												  " WHERE id OPERATOR(pg_catalog.=) $1",
-												  4, types),
-									   args, nulls, false, 0);
-			}
-			if (ret < 0)
-				elog(ERROR, "outbox update failed: %s", SPI_result_code_string(ret));
-			SPI_finish();
-			return;
-		}
+		SPI_finish();
+		return false;
 	}
+	outbox_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	merged = collapse(operation_from_name(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)), op);
 
+	if (merged == OP_NONE)
 	{
-		Oid			types[5] = {INT8OID, INT8OID, TEXTOID, rowtype, TEXTOID};
-		Datum		args[5] = {Int64GetDatum(appointment_id),
-			Int64GetDatum(int64_column(rel, row, col->location_id)),
-			CStringGetTextDatum(operation_names[op]), row_datum, ghl_id};
-		char		nulls[5] = {' ', ' ', ' ', ' ', ghl_null ? 'n' : ' '};
+		Oid			types[1] = {INT8OID};
+		Datum		args[1] = {Int64GetDatum(outbox_id)};
 
-		ret = SPI_execute_plan(saved_plan(&insert_plan,
-										  "INSERT INTO reflexo.outbox"
-										  " (appointment_id, location_id, operation, payload, ghl_appointment_id)"
-										  " VALUES ($1, $2, $3::reflexo.outbox_operation, pg_catalog.to_jsonb($4), $5)",
-										  5, types),
+		ret = SPI_execute_plan(saved_plan(&delete_plan,
+										  "DELETE FROM reflexo.outbox WHERE id OPERATOR(pg_catalog.=) $1",
+										  1, types),
+							   args, NULL, false, 0);
+	}
+	else
+	{
+		bool		ghl_null;
+		Datum		ghl_id = heap_getattr(row, col->ghl_appointment_id, RelationGetDescr(rel), &ghl_null);
+		Oid			types[4] = {INT8OID, TEXTOID, JSONBOID, TEXTOID};
+		Datum		args[4] = {Int64GetDatum(outbox_id), CStringGetTextDatum(operation_names[merged]),
+			JsonbPGetDatum(appointment_to_jsonb(rel, row)), ghl_id};
+		char		nulls[4] = {' ', ' ', ' ', ghl_null ? 'n' : ' '};
+
+		ret = SPI_execute_plan(saved_plan(&update_plan,
+										  "UPDATE reflexo.outbox SET operation = $2::reflexo.outbox_operation,"
+										  " payload = $3,"
+										  " ghl_appointment_id = COALESCE($4, ghl_appointment_id),"
+										  " updated_at = pg_catalog.now()"
+										  " WHERE id OPERATOR(pg_catalog.=) $1",
+										  4, types),
 							   args, nulls, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "outbox insert failed: %s", SPI_result_code_string(ret));
 	}
+	if (ret < 0)
+		elog(ERROR, "outbox update failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
+	return true;
+}
+
+static void
+enqueue(Relation rel, HeapTuple row, Operation op)
+{
+	int64		appointment_id = int64_column(rel, row, reflexo_catalog()->appt.id);
+
+	if (remember_enqueued(appointment_id) && merge_into_pending(rel, row, appointment_id, op))
+		return;
+	insert_outbox_row(rel, row, op);
 }
 
 Datum

@@ -1,7 +1,7 @@
 -- The core schema: tables, columns, enums, defaults, comments, updated_at.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(16);
+SELECT plan(22);
 
 SELECT has_table('reflexo', 'locations', 'locations exist');
 SELECT has_table('reflexo', 'calendars', 'calendars exist');
@@ -46,6 +46,43 @@ SELECT is((SELECT updated_at FROM reflexo.appointments WHERE calendar_id = 201),
           'updated_at of an appointment is maintained');
 SELECT is((SELECT reflexo.add_closure(101, '2026-12-25', 'Navidad')).closed_until,
           '2026-12-26 00:00'::timestamp, 'add_closure closes whole local days');
+
+-- The outbox and history triggers write their rows straight into the table and
+-- its indexes (extension/bookkeeping_row.c): nothing else may hang on those
+-- tables, and the values the triggers fill in must be the tables' DEFAULTs.
+SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid IN ('reflexo.outbox'::regclass,
+                                                                    'reflexo.appointment_history'::regclass)),
+          0, 'no trigger on the outbox or the history');
+SELECT is((SELECT string_agg(conrelid::regclass || ' ' || contype::text, ', ' ORDER BY conrelid::regclass::text, contype)
+             FROM pg_constraint WHERE conrelid IN ('reflexo.outbox'::regclass, 'reflexo.appointment_history'::regclass)),
+          'reflexo.appointment_history p, reflexo.outbox p',
+          'the outbox and the history have a primary key and no CHECK or foreign key');
+SELECT is((SELECT count(*)::int FROM pg_class WHERE oid IN ('reflexo.outbox'::regclass, 'reflexo.appointment_history'::regclass)
+                                               AND (relrowsecurity OR relforcerowsecurity)),
+          0, 'no row-level security on them');
+SELECT is((SELECT string_agg(attrelid::regclass || '.' || attname || ' = ' ||
+                             coalesce(pg_get_expr(adbin, adrelid), 'identity ' || attidentity::text), '; ' ORDER BY attrelid::regclass::text, attnum)
+             FROM pg_attribute LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum
+            WHERE attrelid IN ('reflexo.outbox'::regclass, 'reflexo.appointment_history'::regclass)
+              AND attnum > 0 AND NOT attisdropped AND (atthasdef OR attidentity <> '')),
+          'reflexo.appointment_history.id = identity d; reflexo.appointment_history.txid = pg_current_xact_id(); '
+          'reflexo.appointment_history.changed_at = clock_timestamp(); '
+          'reflexo.outbox.id = identity d; reflexo.outbox.state = ''pending''::reflexo.outbox_state; '
+          'reflexo.outbox.attempts = 0; reflexo.outbox.next_attempt_at = now(); '
+          'reflexo.outbox.created_txid = pg_current_xact_id(); reflexo.outbox.created_at = now(); '
+          'reflexo.outbox.updated_at = now()',
+          'the defaults the bookkeeping triggers fill in are the tables'' (change both together)');
+SELECT pg_temp.book(201, '15:00', '16:00', day => '2026-03-17') AS booked \gset
+SELECT is((SELECT (id = currval(pg_get_serial_sequence('reflexo.outbox', 'id')), state, attempts, next_attempt_at = now(),
+                   created_txid = pg_current_xact_id(), created_at = now(), updated_at = now(),
+                   leased_until, lease_owner, last_error, completed_at)::text
+             FROM reflexo.outbox WHERE appointment_id = :booked),
+          '(t,pending,0,t,t,t,t,,,,)', 'a booking''s outbox row is filled in as its DEFAULTs would');
+SELECT is((SELECT (id = currval(pg_get_serial_sequence('reflexo.appointment_history', 'id')), operation, origin,
+                   txid = pg_current_xact_id(), changed_at BETWEEN now() AND clock_timestamp(),
+                   old_values IS NULL, new_values ->> 'title')::text
+             FROM reflexo.appointment_history WHERE appointment_id = :booked),
+          '(t,insert,local,t,t,t,Cita)', 'and its history row too');
 
 SELECT * FROM finish();
 ROLLBACK;
