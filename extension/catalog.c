@@ -14,6 +14,7 @@
 #include "access/tableam.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
@@ -120,6 +121,19 @@ column_of(Oid relid, const char *name)
 	return attnum;
 }
 
+static bool
+column_is_not_null(Oid relid, AttrNumber column)
+{
+	HeapTuple	tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(column));
+	bool		not_null;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for attribute %d of relation %u", column, relid);
+	not_null = ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
+	ReleaseSysCache(tuple);
+	return not_null;
+}
+
 /* The sequence behind an identity column. */
 static Oid
 identity_sequence(Oid relid, AttrNumber column)
@@ -222,6 +236,7 @@ reflexo_catalog(void)
 	catalog.outbox_col.location_id = column_of(catalog.outbox, "location_id");
 	catalog.outbox_col.operation = column_of(catalog.outbox, "operation");
 	catalog.outbox_col.payload = column_of(catalog.outbox, "payload");
+	catalog.outbox_payload_required = column_is_not_null(catalog.outbox, catalog.outbox_col.payload);
 	catalog.outbox_col.ghl_appointment_id = column_of(catalog.outbox, "ghl_appointment_id");
 	catalog.outbox_col.state = column_of(catalog.outbox, "state");
 	catalog.outbox_col.attempts = column_of(catalog.outbox, "attempts");

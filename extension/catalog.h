@@ -96,6 +96,7 @@ typedef struct ReflexoCatalog
 	Oid			history_operations[3];	/* insert, update, delete */
 	AppointmentColumns appt;
 	OutboxColumns outbox_col;
+	bool		outbox_payload_required;	/* NOT NULL before ALTER EXTENSION UPDATE to 0.2.0 */
 	HistoryColumns history_col;
 } ReflexoCatalog;
 

@@ -12,8 +12,8 @@
  *     update            update    cancel    delete
  *     cancel            update    cancel    delete
  *
- * The payload is the appointment as the transaction left it (as it was, for
- * a delete).  The doorbell is a NOTIFY with a constant payload; PostgreSQL
+ * A delete's payload is the appointment as it was; other changes carry none:
+ * claim_outbox reads the appointment as it is when it is pushed.  The doorbell is a NOTIFY with a constant payload; PostgreSQL
  * delivers it once per transaction, at commit, and never on rollback.
  */
 #include "postgres.h"
@@ -144,7 +144,8 @@ insert_outbox_row(Relation rel, HeapTuple row, Operation op)
 	bookkeeping_row_set(&entry, col->appointment_id, Int64GetDatum(int64_column(rel, row, cat->appt.id)));
 	bookkeeping_row_set(&entry, col->location_id, Int64GetDatum(int64_column(rel, row, cat->appt.location_id)));
 	bookkeeping_row_set(&entry, col->operation, ObjectIdGetDatum(cat->outbox_operations[op - OP_CREATE]));
-	bookkeeping_row_set(&entry, col->payload, JsonbPGetDatum(appointment_to_jsonb(rel, row)));
+	if (op == OP_DELETE || cat->outbox_payload_required)
+		bookkeeping_row_set(&entry, col->payload, JsonbPGetDatum(appointment_to_jsonb(rel, row)));
 	if (!ghl_null)
 		bookkeeping_row_set(&entry, col->ghl_appointment_id, ghl_id);
 	bookkeeping_row_set(&entry, col->state, ObjectIdGetDatum(cat->outbox_pending));
@@ -204,10 +205,11 @@ merge_into_pending(Relation rel, HeapTuple row, int64 appointment_id, Operation 
 	{
 		bool		ghl_null;
 		Datum		ghl_id = heap_getattr(row, col->ghl_appointment_id, RelationGetDescr(rel), &ghl_null);
+		bool		with_payload = merged == OP_DELETE || reflexo_catalog()->outbox_payload_required;
 		Oid			types[4] = {INT8OID, TEXTOID, JSONBOID, TEXTOID};
 		Datum		args[4] = {Int64GetDatum(outbox_id), CStringGetTextDatum(operation_names[merged]),
-			JsonbPGetDatum(appointment_to_jsonb(rel, row)), ghl_id};
-		char		nulls[4] = {' ', ' ', ' ', ghl_null ? 'n' : ' '};
+			with_payload ? JsonbPGetDatum(appointment_to_jsonb(rel, row)) : (Datum) 0, ghl_id};
+		char		nulls[4] = {' ', ' ', with_payload ? ' ' : 'n', ghl_null ? 'n' : ' '};
 
 		ret = SPI_execute_plan(saved_plan(&update_plan,
 										  "UPDATE reflexo.outbox SET operation = $2::reflexo.outbox_operation,"

@@ -653,6 +653,12 @@ COMMENT ON COLUMN reflexo.appointments.validation_flags IS
   'Rules this row breaks, stored instead of rejected (flexible mode, or changes from GHL): '
   'overlap, outside_hours, closure, too_short, too_long, calendar_unavailable, too_soon, too_far, day_full.';
 
+-- Only a delete carries the appointment in its outbox row: the push reads the
+-- others as they are then.  Rows written before keep their payload, unused.
+ALTER TABLE reflexo.outbox ALTER COLUMN payload DROP NOT NULL;
+COMMENT ON COLUMN reflexo.outbox.payload IS
+  'For a delete, the appointment as it was; NULL for other changes, which push the appointment as it is then.';
+
 CREATE OR REPLACE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
                                      lease pg_catalog.interval DEFAULT '60 seconds',
                                      owner pg_catalog.text DEFAULT NULL,
@@ -706,6 +712,8 @@ CREATE OR REPLACE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT
       SELECT o.id, o.location_id, o.appointment_id, o.operation,
              CASE
                WHEN o.operation = 'delete' THEN CASE WHEN g.ghl_id IS NULL THEN 'skip' ELSE 'delete' END
+               -- gone since: deleted here (its delete row follows this one) or from GHL
+               WHEN a.id IS NULL THEN 'skip'
                WHEN g.ghl_id IS NOT NULL THEN 'update'
                WHEN (r.row).status IN ('cancelled', 'invalid') THEN 'skip'
                ELSE 'create'
@@ -730,7 +738,7 @@ CREATE OR REPLACE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT
       JOIN reflexo.outbox o ON o.id = due.id
       LEFT JOIN reflexo.appointments a ON a.id = o.appointment_id
       -- the appointment as it is, or as it was for a delete; OFFSET 0 builds it once per row
-      CROSS JOIN LATERAL (SELECT CASE WHEN o.operation = 'delete' OR a.id IS NULL
+      CROSS JOIN LATERAL (SELECT CASE WHEN o.operation = 'delete'
                                       THEN jsonb_populate_record(NULL::reflexo.appointments, o.payload)
                                       ELSE a END AS row OFFSET 0) r
       CROSS JOIN LATERAL (SELECT coalesce(a.ghl_appointment_id, o.ghl_appointment_id,

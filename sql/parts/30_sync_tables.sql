@@ -32,7 +32,7 @@ CREATE TABLE reflexo.outbox (
   appointment_id     pg_catalog.int8 NOT NULL,
   location_id        pg_catalog.int8 NOT NULL,
   operation          reflexo.outbox_operation NOT NULL,
-  payload            pg_catalog.jsonb NOT NULL,
+  payload            pg_catalog.jsonb,
   ghl_appointment_id pg_catalog.text,
   state              reflexo.outbox_state NOT NULL DEFAULT 'pending',
   attempts           pg_catalog.int4 NOT NULL DEFAULT 0,
@@ -62,7 +62,8 @@ COMMENT ON COLUMN reflexo.outbox.id IS 'Order of the changes.';
 COMMENT ON COLUMN reflexo.outbox.appointment_id IS 'The appointment changed (it may since have been deleted).';
 COMMENT ON COLUMN reflexo.outbox.location_id IS 'Its location (for per-location rate limits and tokens).';
 COMMENT ON COLUMN reflexo.outbox.operation IS 'create, update, cancel or delete; collapsed within a transaction.';
-COMMENT ON COLUMN reflexo.outbox.payload IS 'The appointment as the change left it (as it was, for a delete).';
+COMMENT ON COLUMN reflexo.outbox.payload IS
+  'For a delete, the appointment as it was; NULL for other changes, which push the appointment as it is then.';
 COMMENT ON COLUMN reflexo.outbox.ghl_appointment_id IS 'GHL id, once known; filled in when an earlier create completes.';
 COMMENT ON COLUMN reflexo.outbox.state IS 'pending, leased, done or dead.';
 COMMENT ON COLUMN reflexo.outbox.attempts IS 'Claims so far; also the fencing token a daemon must present to finish.';

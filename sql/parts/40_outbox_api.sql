@@ -133,6 +133,8 @@ CREATE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
       SELECT o.id, o.location_id, o.appointment_id, o.operation,
              CASE
                WHEN o.operation = 'delete' THEN CASE WHEN g.ghl_id IS NULL THEN 'skip' ELSE 'delete' END
+               -- gone since: deleted here (its delete row follows this one) or from GHL
+               WHEN a.id IS NULL THEN 'skip'
                WHEN g.ghl_id IS NOT NULL THEN 'update'
                WHEN (r.row).status IN ('cancelled', 'invalid') THEN 'skip'
                ELSE 'create'
@@ -157,7 +159,7 @@ CREATE FUNCTION reflexo.claim_outbox(max_rows pg_catalog.int4 DEFAULT 10,
       JOIN reflexo.outbox o ON o.id = due.id
       LEFT JOIN reflexo.appointments a ON a.id = o.appointment_id
       -- the appointment as it is, or as it was for a delete; OFFSET 0 builds it once per row
-      CROSS JOIN LATERAL (SELECT CASE WHEN o.operation = 'delete' OR a.id IS NULL
+      CROSS JOIN LATERAL (SELECT CASE WHEN o.operation = 'delete'
                                       THEN jsonb_populate_record(NULL::reflexo.appointments, o.payload)
                                       ELSE a END AS row OFFSET 0) r
       CROSS JOIN LATERAL (SELECT coalesce(a.ghl_appointment_id, o.ghl_appointment_id,

@@ -1,7 +1,7 @@
 -- Claiming, completing, failing and requeuing outbox rows.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(29);
+SELECT plan(30);
 
 SELECT pg_temp.book(201, '09:00', '10:00', 'Uno') AS one \gset
 SELECT pg_temp.book(202, '09:00', '10:00', 'Dos') AS two \gset
@@ -85,6 +85,14 @@ SELECT is((SELECT string_agg(relname || ' ' || (x.seq_scan - b.seq_scan), ', ' O
              FROM pg_stat_xact_user_tables x JOIN scans_before b USING (relname)
             WHERE x.schemaname = 'reflexo' AND x.seq_scan > b.seq_scan AND relname IN ('appointments', 'outbox')),
           NULL, 'with no sequential scan of the outbox or the appointments');
+
+-- a change whose appointment is gone since (deleted here, its delete row after
+-- it; or deleted from GHL) is skipped, not built from nothing
+SELECT pg_temp.book(203, '11:00', '12:00', 'Cuatro') AS four \gset
+SELECT pg_temp.from_ghl(format('DELETE FROM reflexo.appointments WHERE id = %s', :four));
+SELECT is((SELECT string_agg(j.action || ' ' || j.operation, ', ')
+             FROM reflexo.claim_outbox(10) j WHERE j.appointment_id = :four),
+          'skip create', 'a change of an appointment gone since is skipped');
 
 SELECT * FROM finish();
 ROLLBACK;
