@@ -10,7 +10,8 @@
 # Then the same double-booking storm through both, and reflexo-api's peak
 # memory.  Both hold 10,000 citas over a year.  "list" is the guide's own
 # query (a month of scheduled citas, a page of 10); "list all" pages through
-# every cita unfiltered.  Expects PGHOST/PGPORT of a running
+# every cita unfiltered; "create" books one calendar per wrk thread (the hot
+# calendar, serialized by the guard), "create_spread" all sixteen in turn.  Expects PGHOST/PGPORT of a running
 # cluster with reflexo installed, the daemons built (make daemons), and its
 # server log at $PGHOST/server.log (bench/run.sh's cluster).
 set -euo pipefail
@@ -120,6 +121,7 @@ capture list_all GET '/api/ghl/citas/?page=3&page_size=10'
 capture detail GET "/api/ghl/citas/$detail_id/"
 capture create POST /api/ghl/citas/ \
 	'{"title": "Captura", "contact_id": "bench", "ghl_calendar_id": "cal-0", "start_time": "2040-01-02T15:00:00Z", "end_time": "2040-01-02T16:00:00Z"}'
+./pipeline.pl "$work/create.log" spread >"$work/create_spread.sql"
 kill "$api_pid"
 wait "$api_pid" 2>/dev/null || true
 psql -X -q -d "$db" -c "ALTER ROLE reflexo_authenticator IN DATABASE $db RESET log_statement"
@@ -134,8 +136,8 @@ django_token=$(login "$django")
 [[ $api_token != null && $django_token != null ]] || { echo "login failed" >&2; exit 1; }
 
 # ---------------------------------------------------------------- runs
-run_wrk() {    # url script token -> "requests/s p99_ms non2xx"
-	wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s "$2" "$1" -- "$3" >"$work/wrk.out" 2>&1
+run_wrk() {    # url script token [script argument] -> "requests/s p99_ms non2xx"
+	wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s "$2" "$1" -- "$3" ${4:+"$4"} >"$work/wrk.out" 2>&1
 	grep '^refused' "$work/wrk.out" >>"$work/refused.log" || true
 	awk '/^Requests\/sec/ { rps = $2 }
 		/^ +99%/ { v = $2; if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 }
@@ -152,20 +154,22 @@ declare -A rps p99 bad
 for ((r = 1; r <= rounds; r++)); do
 	# a fresh token each round: simplejwt's access tokens last 5 minutes
 	api_token=$(login "$api") django_token=$(login "$django")
-	for what in list list_all detail create; do
+	for what in list list_all detail create create_spread; do
+		spread=
 		case $what in
 			list) path=$month django_path=$path lua=get.lua ;;
 			list_all) path='/api/ghl/citas/?page=3&page_size=10' django_path=$path lua=get.lua ;;
 			detail) path=/api/ghl/citas/$detail_id/ django_path=/api/ghl/citas/$django_detail/ lua=get.lua ;;
 			create) path=/api/ghl/citas/ django_path=$path lua=create.lua ;;
+			create_spread) path=/api/ghl/citas/ django_path=$path lua=create.lua spread=spread ;;
 		esac
-		read -r a b c < <(run_wrk "$api$path" "$lua" "$api_token")
+		read -r a b c < <(run_wrk "$api$path" "$lua" "$api_token" $spread)
 		rps[api_$what]+="$a " p99[api_$what]+="$b " bad[api_$what]=$((${bad[api_$what]:-0} + c))
-		read -r a b c < <(run_wrk "$django$django_path" "$lua" "$django_token")
+		read -r a b c < <(run_wrk "$django$django_path" "$lua" "$django_token" $spread)
 		rps[django_$what]+="$a " p99[django_$what]+="$b " bad[django_$what]=$((${bad[django_$what]:-0} + c))
 		rps[ceiling_$what]+="$(run_pgbench "$work/$what.sql") "
 		# bookings made by one round must not collide with the next round's
-		if [[ $what == create ]]; then
+		if [[ $what == create* ]]; then
 			psql -X -q -d "$db" -c "DELETE FROM reflexo.appointments WHERE title LIKE 'Bench%'" \
 				-c "DELETE FROM reflexo.outbox" -c "VACUUM ANALYZE reflexo.appointments"
 			psql -X -q -d "$django_db" -c "DELETE FROM citas_cita WHERE title LIKE 'Bench %'" -c "VACUUM ANALYZE citas_cita"
@@ -193,7 +197,7 @@ echo "HTTP API: $connections connections (wrk -t 2), ${seconds}s x $rounds inter
 echo "Django: $workers gunicorn workers; reflexo-api and the ceiling (pgbench clients): $workers database connections"
 printf '| request | reflexo-api req/s | p99 ms | ceiling (pgbench, same statements) tx/s | vs ceiling | Django req/s | p99 ms | reflexo ÷ Django req/s | p99 reflexo ÷ Django |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
-for what in list list_all detail create; do
+for what in list list_all detail create create_spread; do
 	# shellcheck disable=SC2086
 	a=$(median ${rps[api_$what]}) ap=$(median ${p99[api_$what]}) c=$(median ${rps[ceiling_$what]})
 	# shellcheck disable=SC2086
