@@ -52,14 +52,22 @@ unlink_transfer(GhlClient *client, Transfer *t)
 }
 
 GhlClient *
-ghl_client_new(int timeout_ms)
+ghl_client_new(int timeout_ms, int max_connections)
 {
 	GhlClient  *client = xcalloc(1, sizeof(*client));
 
 	client->multi = curl_multi_init();
 	client->timeout_ms = timeout_ms;
 	curl_multi_setopt(client->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-	curl_multi_setopt(client->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+
+	/*
+	 * Every GHL request goes to one host.  Over HTTP/1.1 a connection carries
+	 * one request at a time, and a create always opens its own (see
+	 * CURLOPT_FRESH_CONNECT below), so a cap under REFLEXO_MAX_INFLIGHT left
+	 * the rest of the requests the daemon had started waiting inside libcurl,
+	 * holding their memory and their leases.
+	 */
+	curl_multi_setopt(client->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) max_connections);
 	/* DNS answers and TLS sessions are shared by all transfers */
 	client->share = curl_share_init();
 	curl_share_setopt(client->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);

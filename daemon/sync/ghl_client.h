@@ -44,7 +44,8 @@ typedef struct GhlCall
 	bool		not_idempotent; /* a create or a token refresh: see ghl_client.c */
 } GhlCall;
 
-extern GhlClient *ghl_client_new(int timeout_ms);
+/* max_connections: to GHL's one host, as many as requests may be in flight */
+extern GhlClient *ghl_client_new(int timeout_ms, int max_connections);
 extern void ghl_client_free(GhlClient *client);
 extern bool ghl_client_send(GhlClient *client, const GhlCall *call, GhlCallback callback, void *context);
 

@@ -52,7 +52,8 @@ static const Setting settings[] = {
 	"32-byte key (base64 or hex) that encrypts GHL tokens at rest; make one with: openssl rand -base64 32; "
 	"keep it safe: without it the stored tokens cannot be read", true},
 	{"REFLEXO_DAEMON_ID", SETTING_TEXT, AT(daemon_id), "", 0, 0, "name of this daemon in outbox leases (default host:pid)", false},
-	{"REFLEXO_MAX_INFLIGHT", SETTING_NUMBER, AT(max_inflight), "64", 1, 10000, "GHL requests in flight at most", false},
+	{"REFLEXO_MAX_INFLIGHT", SETTING_NUMBER, AT(max_inflight), "64", 1, 10000,
+	"GHL requests in flight at most, and connections to GHL open at most", false},
 	{"REFLEXO_CLAIM_BATCH", SETTING_NUMBER, AT(claim_batch), "64", 1, 1000,
 	"outbox rows claimed at a time, at most (never more than REFLEXO_MAX_INFLIGHT allows)", false},
 	{"REFLEXO_LEASE_SECONDS", SETTING_NUMBER, AT(lease_seconds), "90", 10, 3600,

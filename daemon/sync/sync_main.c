@@ -320,7 +320,7 @@ main(int argc, char **argv)
 	snprintf(d->session_id, sizeof(d->session_id), "%02x%02x%02x%02x", session[0], session[1], session[2], session[3]);
 	srandom((unsigned) (now_ms() ^ getpid()));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	d->ghl = ghl_client_new(d->config->request_timeout_ms);
+	d->ghl = ghl_client_new(d->config->request_timeout_ms, d->config->max_inflight);
 	d->operations = json_array();
 	d->once = options.once;
 	if (!d->once)
