@@ -500,6 +500,8 @@ location_seen_limits(Daemon *d, Location *loc, const GhlResponse *response)
 	if (response->rate_remaining >= 0)
 	{
 		/* what GHL has left, less our requests it has not counted yet */
+		if (!loc->limits_known)
+			d->sweep = true;	/* its probe is back: claim its share now, not at the next poll */
 		loc->limits_known = true;
 		token_bucket_set(&loc->bucket, response->rate_remaining - loc->inflight, now);
 		if (response->rate_remaining < 10 && !loc->low_alerted)
