@@ -15,7 +15,6 @@
 #include "bookkeeping_row.h"
 #include "catalog.h"
 #include "commands/trigger.h"
-#include "saved_plan.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -102,7 +101,6 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 	Datum		old_values,
 				new_values;
 	BookkeepingRow entry;
-	SavedUser	saved;
 
 	require_row_trigger(fcinfo, "appointment_history_trigger", false);
 	rel = trigger->tg_relation;
@@ -137,7 +135,6 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 		new_values = new_row ? JsonbPGetDatum(appointment_to_jsonb(rel, new_row)) : (Datum) 0;
 	}
 
-	become_owner(rel, &saved);
 	bookkeeping_row_begin(&entry, cat->appointment_history);
 	bookkeeping_row_set_identity(&entry, col->id, cat->history_id_sequence);
 	bookkeeping_row_set(&entry, col->appointment_id, heap_getattr(row, cat->appt.id, desc, &(bool) {false}));
@@ -152,6 +149,5 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 	if (new_values)
 		bookkeeping_row_set(&entry, col->new_values, new_values);
 	bookkeeping_row_insert(&entry);
-	restore_user(&saved);
 	return PointerGetDatum(NULL);
 }

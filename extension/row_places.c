@@ -49,6 +49,8 @@ typedef struct RelationSize
 } RelationSize;
 
 static HTAB *places = NULL;
+/* The relations places are kept for: a relcache callback fires for every relation. */
+static Oid	place_relations[MAX_SIZED_RELATIONS];
 static RelationSize sizes[MAX_SIZED_RELATIONS];
 static int	next_size = 0;
 
@@ -106,6 +108,15 @@ row_place_fetch(Relation heap, const RowPlaceKey *key, Snapshot snapshot, TupleT
 	return table_tuple_fetch_row_version(heap, &tid, snapshot, slot);
 }
 
+static bool
+has_places_in(Oid relid)
+{
+	for (int i = 0; i < MAX_SIZED_RELATIONS; i++)
+		if (relid == InvalidOid ? place_relations[i] != InvalidOid : place_relations[i] == relid)
+			return true;
+	return false;
+}
+
 void
 row_place_remember(const RowPlaceKey *key, ItemPointer tid)
 {
@@ -121,6 +132,16 @@ row_place_remember(const RowPlaceKey *key, ItemPointer tid)
 	}
 	place = hash_search(places, key, HASH_ENTER, NULL);
 	place->tid = *tid;
+	if (has_places_in(key->relid))
+		return;
+	for (int i = 0; i < MAX_SIZED_RELATIONS; i++)
+		if (place_relations[i] == InvalidOid)
+		{
+			place_relations[i] = key->relid;
+			return;
+		}
+	/* more relations than expected: forget them all rather than lose track */
+	row_places_forget(InvalidOid);
 }
 
 void
@@ -132,10 +153,13 @@ row_places_forget(Oid relid)
 	for (int i = 0; i < MAX_SIZED_RELATIONS; i++)
 		if (relid == InvalidOid || sizes[i].relid == relid)
 			sizes[i].relid = InvalidOid;
-	if (places == NULL)
+	if (places == NULL || !has_places_in(relid))
 		return;
 	hash_seq_init(&status, places);
 	while ((place = hash_seq_search(&status)) != NULL)
 		if (relid == InvalidOid || place->key.relid == relid)
 			hash_search(places, &place->key, HASH_REMOVE, NULL);
+	for (int i = 0; i < MAX_SIZED_RELATIONS; i++)
+		if (relid == InvalidOid || place_relations[i] == relid)
+			place_relations[i] = InvalidOid;
 }
