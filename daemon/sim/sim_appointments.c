@@ -66,17 +66,20 @@ slot_free(json_t *calendar, int64_t start, int64_t end, const char *skip, json_t
 	return false;
 }
 
-/* GHL's dateUpdated: milliseconds, UTC, and strictly increasing per appointment. */
+/*
+ * GHL's dateUpdated: milliseconds, UTC, and strictly increasing per
+ * appointment (two changes within a millisecond still differ).  Only per
+ * appointment: a busy sim must not stamp its changes ahead of the clock.
+ */
 static void
 touch(json_t *event, const char *field_added)
 {
-	static int64_t last = 0;
 	int64_t		now = now_ms();
+	int64_t		last;
 	char		stamp[40];
 
-	if (now <= last)
+	if (iso_time_parse(json_string_value(json_object_get(event, "dateUpdated")), &last, NULL) && now <= last)
 		now = last + 1;
-	last = now;
 	iso_time_format_utc(now, stamp, sizeof(stamp));
 	if (field_added)
 		json_object_set_new(event, field_added, json_string(stamp));
