@@ -130,6 +130,7 @@ struct Daemon
 	json_t	   *operations;		/* GHL calls not yet recorded in reflexo.ghl_operation_stats */
 	int			queued;			/* claimed, waiting in location queues */
 	int			sending;		/* with GHL now */
+	int			fetching;		/* of which background reads */
 	bool		sweep;			/* look at the outbox now */
 	char	   *calendars_for;	/* sync calendars of this location ("" all), asked by NOTIFY */
 	int64_t		next_calendar_sync_ms;

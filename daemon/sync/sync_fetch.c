@@ -15,6 +15,13 @@
 #include "sync.h"
 #include "sync_stats.h"
 
+/*
+ * A background read brings a whole listing into memory (a calendar's events
+ * over the reconcile window): this many at once, however many calendars
+ * reconcile together, keeps the daemon's memory flat.
+ */
+#define FETCHES_AT_ONCE 8
+
 typedef struct Sent
 {
 	Daemon	   *d;
@@ -88,6 +95,7 @@ answered(GhlResponse *response, void *context)
 
 	loc->inflight--;
 	d->sending--;
+	d->fetching--;
 	stats_ghl_status(response->status);
 	location_seen_limits(d, loc, response);
 	daemon_record_operation(d, fetch->operation, response->status == 200, response->duration_ms, 1,
@@ -119,8 +127,8 @@ fetch_dispatch(Daemon *d, Location *loc)
 {
 	int64_t		now = monotonic_ms();
 
-	while (loc->fetch_head && d->sending < d->config->max_inflight && location_sendable(loc, now) &&
-		   token_bucket_take(&loc->bucket, now))
+	while (loc->fetch_head && d->sending < d->config->max_inflight && d->fetching < FETCHES_AT_ONCE &&
+		   location_sendable(loc, now) && token_bucket_take(&loc->bucket, now))
 	{
 		Fetch	   *fetch = loc->fetch_head;
 		Sent	   *sent = xmalloc(sizeof(*sent));
@@ -140,5 +148,6 @@ fetch_dispatch(Daemon *d, Location *loc)
 		}
 		loc->inflight++;
 		d->sending++;
+		d->fetching++;
 	}
 }
