@@ -4,7 +4,7 @@
 #     GHL has acknowledged every one and its id is written back; against
 #     graphile-worker (npm) doing the same job with the same request;
 #  2. commit-to-push latency at a light load (20 appointments/s, one each),
-#     p50 and p99, for both;
+#     p50 and p99, for both, each running alone;
 #  3. 50 locations with GHL's real limits (100 requests per 10 s each) and
 #     100 ms of latency on every call: sustained pushes per second as a
 #     fraction of the ceiling (500/s), 429s received, and the daemon's RSS.
@@ -164,7 +164,16 @@ light() {
 }
 psql -X -q -d bench_push_reflexo -c "TRUNCATE reflexo.appointments, reflexo.outbox, reflexo.appointment_history"
 psql -X -q -d bench_push_graphile -c "TRUNCATE bench_appointments"
+# each pusher alone: an idle graphile-worker closes its pool's idle connections
+# ten seconds after its last job, and dozens of backends exiting together stall
+# a two-core machine for a few hundred milliseconds, which would land in the
+# other pusher's p99
+stop_last
 light bench_push_reflexo light.sql
+wait_for bench_push_reflexo "SELECT count(*) FROM reflexo.outbox WHERE state <> 'done'" 0 60
+stop_last
+start_graphile bench_push_graphile "$token"
+sleep 1
 light bench_push_graphile light.sql
 sleep 2
 latency() {
@@ -181,7 +190,6 @@ echo "latency: one appointment per transaction, 20/s for ${light_seconds}s (comm
 printf '| pusher | pushed of committed | p50 (ms) | p99 (ms) |\n|---|---|---|---|\n'
 printf '| graphile-worker | %s of %s | %s | %s |\n' "$gn" "$gc" "$gp50" "$gp99"
 printf '| reflexo-sync | %s of %s | %s | %s |\n' "$rn" "$rc" "$rp50" "$rp99"
-stop_last
 stop_last
 stop_last
 
