@@ -57,6 +57,8 @@ db_close(Db *db)
 	if (db->conn)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	PQclear(db->answer);
+	db->answer = NULL;
 	db->prepared = 0;
 	for (int i = 0; i < db->nstatements; i++)
 		free(db->statements[i].sql);
@@ -303,6 +305,57 @@ db_query(Db *db, const char *sql, int nparams, const char *const *values)
 		return NULL;
 	}
 	return result;
+}
+
+bool
+db_send(Db *db, const char *sql, int nparams, const char *const *values)
+{
+	if (!db_ready(db))
+		return false;
+	if (!PQsendQueryParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0))
+	{
+		lost(db, PQerrorMessage(db->conn));
+		return false;
+	}
+	db->sent = sql;
+	db->answer_by_ms = monotonic_ms() + DB_ANSWER_MS;
+	return true;
+}
+
+bool
+db_finished(Db *db, PGresult **result)
+{
+	PGresult   *next;
+
+	*result = NULL;
+	if (db->conn == NULL)
+		return true;			/* lost since */
+	if (!PQconsumeInput(db->conn))
+	{
+		lost(db, PQerrorMessage(db->conn));
+		return true;
+	}
+	while (!PQisBusy(db->conn))
+	{
+		if ((next = PQgetResult(db->conn)) == NULL)
+		{
+			next = db->answer;
+			db->answer = NULL;
+			if (PQresultStatus(next) != PGRES_TUPLES_OK && PQresultStatus(next) != PGRES_COMMAND_OK)
+				db_fail(db, next, db->sent);
+			else
+				*result = next;
+			return true;
+		}
+		PQclear(db->answer);
+		db->answer = next;
+	}
+	if (monotonic_ms() >= db->answer_by_ms)
+	{
+		lost(db, "the database did not answer in time: giving the connection up");
+		return true;
+	}
+	return false;
 }
 
 PGresult *

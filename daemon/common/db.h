@@ -20,6 +20,10 @@ typedef struct Db
 	unsigned	prepared;		/* bit i: statement i of db_exec_prepared is prepared here */
 	int			nstatements;	/* statements prepared here by their text (db_statement) */
 	struct DbStatement *statements;
+	/* a statement sent by db_send: what has arrived of its answer, and until when to wait */
+	const char *sent;
+	PGresult   *answer;
+	int64_t		answer_by_ms;
 } Db;
 
 /*
@@ -63,6 +67,17 @@ extern void db_statements_settle(Db *db);
  * the network stops answering at all.
  */
 #define DB_ANSWER_MS 45000
+/*
+ * A statement whose answer the caller does not wait for (its loop has other
+ * work): db_send sends it (false, the connection closed, if it could not);
+ * db_finished reads what has arrived without waiting and says whether the
+ * answer is complete.  Then *result is the result, the caller's to PQclear,
+ * or NULL if the statement failed (logged; a broken connection is closed,
+ * as is one that gave no answer within DB_ANSWER_MS).  Wait on db_socket
+ * meanwhile.
+ */
+extern bool db_send(Db *db, const char *sql, int nparams, const char *const *values);
+extern bool db_finished(Db *db, PGresult **result);
 /* Waits until a result is ready, up to deadline_ms (monotonic_ms()); false, with the connection closed, if none came. */
 extern bool db_await(Db *db, int64_t deadline_ms);
 /* A descriptor whose readiness (a pending signal) ends any wait for the database at once. */

@@ -38,6 +38,7 @@ typedef enum Outcome
 typedef struct Location Location;
 typedef struct Daemon Daemon;
 typedef struct Fetch Fetch;
+typedef struct Comparison Comparison;
 
 typedef struct Job
 {
@@ -123,6 +124,7 @@ struct Daemon
 	Config	   *config;
 	Db			listen;
 	Db			worker;
+	Db			reconciler;		/* reconciliation's comparisons, without holding the loop */
 	GhlClient  *ghl;
 	Location   *locations;
 	Job		   *finished;		/* results not yet written back */
@@ -136,6 +138,10 @@ struct Daemon
 	int64_t		next_calendar_sync_ms;
 	int64_t		next_reconcile_ms;
 	bool		reconcile_now;	/* asked by NOTIFY reflexo_reconcile */
+	Comparison *comparisons_head;	/* listings waiting to be compared */
+	Comparison *comparisons_tail;
+	Comparison *comparing;		/* the one the reconciler connection runs */
+	int			comparisons;	/* waiting or running */
 	bool		draining;
 	bool		once;
 	int			last_claimed;
@@ -169,6 +175,9 @@ extern void fetches_free(Daemon *d);
 /* sync_calendars.c, sync_reconcile.c */
 extern void calendars_schedule(Daemon *d, const char *ghl_location_id);
 extern void reconcile_schedule(Daemon *d);
+extern void reconcile_tick(Daemon *d);
+extern int	reconcile_socket(Daemon *d);
+extern void reconcile_free(Daemon *d);
 
 /* sync_push.c */
 extern void push_claim(Daemon *d);

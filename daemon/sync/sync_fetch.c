@@ -17,8 +17,9 @@
 
 /*
  * A background read brings a whole listing into memory (a calendar's events
- * over the reconcile window): this many at once, however many calendars
- * reconcile together, keeps the daemon's memory flat.
+ * over the reconcile window), kept until it is compared: this many at once,
+ * sent or waiting for their comparison, however many calendars reconcile
+ * together, keeps the daemon's memory flat.
  */
 #define FETCHES_AT_ONCE 8
 
@@ -127,7 +128,7 @@ fetch_dispatch(Daemon *d, Location *loc)
 {
 	int64_t		now = monotonic_ms();
 
-	while (loc->fetch_head && d->sending < d->config->max_inflight && d->fetching < FETCHES_AT_ONCE &&
+	while (loc->fetch_head && d->sending < d->config->max_inflight && d->fetching + d->comparisons < FETCHES_AT_ONCE &&
 		   location_sendable(loc, now) && token_bucket_take(&loc->bucket, now))
 	{
 		Fetch	   *fetch = loc->fetch_head;

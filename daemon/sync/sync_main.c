@@ -340,6 +340,7 @@ main(int argc, char **argv)
 	}
 	db_init(&d->listen, d->config->database_url, "listen");
 	db_init(&d->worker, d->config->database_url, "worker");
+	db_init(&d->reconciler, d->config->database_url, "reconcile");
 	log_info("SYNC", "started",
 			 json_pack("{s:s, s:s, s:s, s:s, s:b}", "session_id", d->session_id, "version", REFLEXO_VERSION,
 					   "daemon_id", d->config->daemon_id, "ghl_api_base", d->config->ghl_api_base, "once", d->once));
@@ -347,7 +348,7 @@ main(int argc, char **argv)
 	for (;;)
 	{
 		int64_t		now;
-		struct curl_waitfd extra[2];
+		struct curl_waitfd extra[3];
 		unsigned int nextra = 0;
 		int			timeout;
 
@@ -370,6 +371,7 @@ main(int argc, char **argv)
 		location_tick(d);
 		if (!d->draining)
 			housekeeping_tick(d);
+		reconcile_tick(d);
 		if (d->draining)
 			push_release_queued(d);	/* e.g. resends after a 401 */
 		push_dispatch(d);
@@ -394,6 +396,8 @@ main(int argc, char **argv)
 		extra[nextra++] = (struct curl_waitfd) {.fd = signal_fd, .events = CURL_WAIT_POLLIN};
 		if (db_socket(&d->listen) >= 0)
 			extra[nextra++] = (struct curl_waitfd) {.fd = db_socket(&d->listen), .events = CURL_WAIT_POLLIN};
+		if (reconcile_socket(d) >= 0)
+			extra[nextra++] = (struct curl_waitfd) {.fd = reconcile_socket(d), .events = CURL_WAIT_POLLIN};
 		ghl_client_wait(d->ghl, extra, nextra, timeout);
 		ghl_client_dispatch(d->ghl);
 	}
@@ -405,6 +409,7 @@ main(int argc, char **argv)
 	log_info("SYNC", "stopped", json_pack("{s:s}", "session_id", d->session_id));
 	ghl_client_free(d->ghl);
 	fetches_free(d);
+	reconcile_free(d);
 	locations_free(d);
 	while (d->finished)
 	{
@@ -417,8 +422,10 @@ main(int argc, char **argv)
 	free(d->calendars_for);
 	db_close(&d->listen);
 	db_close(&d->worker);
+	db_close(&d->reconciler);
 	free(d->listen.conninfo);
 	free(d->worker.conninfo);
+	free(d->reconciler.conninfo);
 	config_free(d->config);
 	curl_global_cleanup();
 	close(signal_fd);

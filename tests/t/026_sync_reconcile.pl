@@ -1,6 +1,7 @@
 # Reconciliation repairs what webhooks and pushes missed: a GHL change whose
 # webhook was lost is applied, a local appointment GHL lost is pushed again,
-# duplicates in GHL are reported, and a failed fetch concludes nothing.
+# duplicates in GHL are reported, and a failed fetch concludes nothing.  A
+# comparison waiting on the database does not hold the pushes back.
 use strict;
 use warnings;
 use FindBin;
@@ -91,6 +92,24 @@ my @counts = map { metric($_) } qw(applied pushed_again);
 reconcile();
 is_deeply([ map { metric($_) } qw(applied pushed_again) ], \@counts, 'a second pass finds nothing to repair');
 is($sim->control('GET', 'state')->{json}{appointment_count}, 7, 'and GHL holds nothing twice that we made');
+
+# a comparison that waits on the database (here a lock) does not hold the pushes back
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN; LOCK TABLE reflexo.webhook_inbox IN EXCLUSIVE MODE;');
+$sim->control('PUT', "ghl/appointments/$moved", { title => 'Otra vez en GHL', silent => JSON::PP::true });
+my $compared = metric('compared');
+$node->safe_psql('postgres', 'NOTIFY reflexo_reconcile');
+ok(wait_until(sub { $node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE wait_event_type = 'Lock' AND query LIKE '%reconcile_ghl_events%'}) == 1 }),
+	'a comparison waits for a lock');
+book($node, 1, monday => '2026-12-14');
+is(wait_for_value($node, q{SELECT sync_state FROM reflexo.appointments WHERE starts_at >= '2026-12-14'}, 'synced', 15),
+	'synced', 'meanwhile a new booking is pushed');
+$locker->query_safe('COMMIT;');
+$locker->quit;
+ok(wait_until(sub { metric('compared') >= $compared + 2 }, 20), 'the comparisons finish once the lock is gone');
+is($node->safe_psql('postgres', "SELECT title FROM reflexo.appointments WHERE ghl_appointment_id = '$moved'"),
+	'Otra vez en GHL', 'and apply what they found');
 
 is($daemon->stop('TERM'), 0, 'the daemon stops cleanly');
 ok(sanitizer_clean($daemon->log_file), 'no sanitizer report');
