@@ -1,7 +1,7 @@
 -- The Django service's endpoints through the api schema, called as PostgREST calls them.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(20);
+SELECT plan(22);
 
 -- POST /citas with the Django service's body
 SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), $$
@@ -37,6 +37,17 @@ SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(), $$
   INSERT INTO api.citas (title, start_time, end_time) VALUES ('Sin calendario', '2037-03-10T16:00:00-05:00',
   '2037-03-10T17:00:00-05:00') RETURNING ghl_calendar_id$$) -> 0 ->> 'ghl_calendar_id',
           'cal-sala2', 'a cita without a calendar goes to the default calendar of the caller''s only location');
+
+SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_admin', pg_temp.admin(), 'INSERT INTO api.citas (title, start_time, end_time) VALUES (''Sin sede'', ''2037-03-10T16:00:00-05:00'', ''2037-03-10T17:00:00-05:00'') RETURNING id')$$)
+            - 'constraint',
+          '{"sqlstate": "23502", "message": "cita needs a calendar",
+            "detail": "Neither ghl_calendar_id nor a location with a default calendar was given.",
+            "hint": "Give ghl_calendar_id, or ghl_location_id of a location with a default calendar."}',
+          'without a calendar or a single location to go to, a cita is refused saying what to give');
+SET LOCAL lc_messages = 'es_PE.UTF-8';
+SELECT is(pg_temp.error_of($$SELECT pg_temp.api('reflexo_staff', pg_temp.lima(), 'INSERT INTO api.citas (title, ghl_calendar_id, start_time, end_time) VALUES (''x'', ''cal-madrid'', ''2037-03-10T16:00:00-05:00'', ''2037-03-10T17:00:00-05:00'') RETURNING id')$$) ->> 'message',
+          'El calendario cal-madrid no existe o no está disponible', 'in Spanish when the request asks for it');
+RESET lc_messages;
 
 -- PUT /citas/{id} → PATCH /citas?id=eq.N
 SELECT is(pg_temp.api('reflexo_staff', pg_temp.lima(), format($$
