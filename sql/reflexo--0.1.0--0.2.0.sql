@@ -220,33 +220,9 @@ COMMENT ON FUNCTION reflexo.merge_ghl_echo(pg_catalog.int8, pg_catalog.text) IS
 REVOKE ALL ON FUNCTION reflexo.merge_ghl_echo(pg_catalog.int8, pg_catalog.text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION reflexo.merge_ghl_echo(pg_catalog.int8, pg_catalog.text) TO reflexo_sync;
 
--- A team calendar in GHL assigns one of its members to a booking made without
--- one, and says whom in its answer: taken here as a change from GHL (nothing
--- is sent back), unless a therapist was chosen here meanwhile.
-CREATE FUNCTION reflexo.take_ghl_assignment(appointment_id pg_catalog.int8, assigned_user_id pg_catalog.text)
-  RETURNS pg_catalog.bool
-  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp SET reflexo.change_origin = 'ghl' SET reflexo.change_source = 'push answer'
-  AS $$
-  BEGIN
-    UPDATE reflexo.appointments a SET assigned_user_id = take_ghl_assignment.assigned_user_id
-     WHERE a.id = take_ghl_assignment.appointment_id AND a.assigned_user_id IS NULL
-       AND take_ghl_assignment.assigned_user_id <> '';
-    RETURN FOUND;
-  END
-  $$;
-COMMENT ON FUNCTION reflexo.take_ghl_assignment(pg_catalog.int8, pg_catalog.text) IS
-  'Records the GHL user GHL assigned to a booking made here without a therapist (as a change from GHL); '
-  'true if the appointment had none.';
-REVOKE ALL ON FUNCTION reflexo.take_ghl_assignment(pg_catalog.int8, pg_catalog.text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION reflexo.take_ghl_assignment(pg_catalog.int8, pg_catalog.text) TO reflexo_sync;
-
--- complete_outbox takes the user GHL assigned: a new argument, so a new function
-DROP FUNCTION reflexo.complete_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.timestamptz);
-CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
+CREATE OR REPLACE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_catalog.int4,
                                         ghl_appointment_id pg_catalog.text DEFAULT NULL,
-                                        remote_updated_at pg_catalog.timestamptz DEFAULT NULL,
-                                        assigned_user_id pg_catalog.text DEFAULT NULL)
+                                        remote_updated_at pg_catalog.timestamptz DEFAULT NULL)
   RETURNS pg_catalog.bool
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
@@ -273,9 +249,6 @@ CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_ca
       -- was changed here meanwhile), and been stored as a booking of its own: it is this one
       PERFORM reflexo.merge_ghl_echo(done.appointment_id, complete_outbox.ghl_appointment_id);
     END IF;
-    IF complete_outbox.assigned_user_id IS NOT NULL THEN
-      PERFORM reflexo.take_ghl_assignment(done.appointment_id, complete_outbox.assigned_user_id);
-    END IF;
     UPDATE reflexo.appointments a
        SET ghl_appointment_id = coalesce(complete_outbox.ghl_appointment_id, a.ghl_appointment_id),
            sync_state = CASE WHEN EXISTS (SELECT 1 FROM reflexo.outbox o
@@ -289,13 +262,10 @@ CREATE FUNCTION reflexo.complete_outbox(outbox_id pg_catalog.int8, attempt pg_ca
     RETURN true;
   END
   $$;
-COMMENT ON FUNCTION reflexo.complete_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.timestamptz,
-                                             pg_catalog.text) IS
-  'Marks a leased row done after GHL acknowledged it, writing back the GHL id, GHL''s dateUpdated (or now, '
-  'when GHL''s answer has none) and the user GHL assigned (if the appointment has none here). '
+COMMENT ON FUNCTION reflexo.complete_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.timestamptz) IS
+  'Marks a leased row done after GHL acknowledged it, writing back the GHL id and GHL''s dateUpdated (or now, '
+  'when GHL''s answer has none). '
   'Returns false, changing nothing, if attempt is not the current lease (the row was reclaimed).';
-REVOKE ALL ON FUNCTION reflexo.complete_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION reflexo.complete_outbox(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.timestamptz, pg_catalog.text) TO reflexo_sync;
 
 -- The outbox's settings are read with their defaults where the module is not loaded yet.
 CREATE OR REPLACE FUNCTION reflexo.outbox_backoff(attempts pg_catalog.int4) RETURNS pg_catalog.interval
@@ -366,8 +336,7 @@ CREATE OR REPLACE FUNCTION reflexo.finish_outbox(results pg_catalog.jsonb) RETUR
       CASE r ->> 'outcome'
         WHEN 'done' THEN
           ok := reflexo.complete_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
-                                        r ->> 'ghl_appointment_id', (r ->> 'remote_updated_at')::timestamptz,
-                                        r ->> 'assigned_user_id');
+                                        r ->> 'ghl_appointment_id', (r ->> 'remote_updated_at')::timestamptz);
         WHEN 'retryable', 'permanent' THEN
           ok := reflexo.fail_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int, r ->> 'outcome',
                                     coalesce(r ->> 'error', 'unknown error'),
@@ -394,7 +363,7 @@ CREATE OR REPLACE FUNCTION reflexo.finish_outbox(results pg_catalog.jsonb) RETUR
   $$;
 COMMENT ON FUNCTION reflexo.finish_outbox(pg_catalog.jsonb) IS
   'Records many push results in one call: [{"outbox_id", "attempt", "outcome": done|retryable|permanent|release, '
-  '"ghl_appointment_id", "remote_updated_at", "assigned_user_id", "error", "retry_after_ms"}]. Returns how many leases were still held.';
+  '"ghl_appointment_id", "remote_updated_at", "error", "retry_after_ms"}]. Returns how many leases were still held.';
 
 -- ---------------------------------------------------------------- logins
 -- A locked-out user is answered as a wrong password is, after the same work:

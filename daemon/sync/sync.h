@@ -65,7 +65,6 @@ typedef struct Job
 	Outcome		outcome;
 	char	   *error;
 	char	   *result_ghl_id;
-	char	   *result_assigned_user;	/* whom GHL's answer says the appointment is assigned to */
 	int64_t		retry_after_ms;
 	double		duration_ms;
 	int			rate_remaining;

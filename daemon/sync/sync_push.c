@@ -52,7 +52,6 @@ job_free(Job *job)
 	free(job->body);
 	free(job->error);
 	free(job->result_ghl_id);
-	free(job->result_assigned_user);
 	free(job);
 }
 
@@ -424,15 +423,6 @@ matching_event(const Job *job, json_t *events)
 	return NULL;
 }
 
-/* The GHL user an appointment is assigned to, as GHL's create or update answer names it. */
-static char *
-assigned_user(json_t *appointment)
-{
-	const char *user = json_string_value(json_object_get(appointment, "assignedUserId"));
-
-	return user && user[0] ? xstrdup(user) : NULL;
-}
-
 static void
 on_answer(GhlResponse *response, void *context)
 {
@@ -484,7 +474,6 @@ on_answer(GhlResponse *response, void *context)
 			}
 			job->result_ghl_id = xstrdup(id);
 		}
-		job->result_assigned_user = assigned_user(response->json);
 		job_finish(d, job, OUTCOME_DONE, NULL, 0);
 		return;
 	}
@@ -556,8 +545,6 @@ push_flush(Daemon *d)
 
 		if (job->result_ghl_id)
 			json_object_set_new(r, "ghl_appointment_id", json_string(job->result_ghl_id));
-		if (job->result_assigned_user)
-			json_object_set_new(r, "assigned_user_id", json_string(job->result_assigned_user));
 		if (job->error)
 			json_object_set_new(r, "error", json_string(job->error));
 		if (job->retry_after_ms > 0)

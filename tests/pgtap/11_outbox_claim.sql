@@ -1,7 +1,7 @@
 -- Claiming, completing, failing and requeuing outbox rows.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(36);
+SELECT plan(30);
 
 SELECT pg_temp.book(201, '09:00', '10:00', 'Uno') AS one \gset
 SELECT pg_temp.book(202, '09:00', '10:00', 'Dos') AS two \gset
@@ -93,30 +93,6 @@ SELECT pg_temp.from_ghl(format('DELETE FROM reflexo.appointments WHERE id = %s',
 SELECT is((SELECT string_agg(j.action || ' ' || j.operation, ', ')
              FROM reflexo.claim_outbox(10) j WHERE j.appointment_id = :four),
           'skip create', 'a change of an appointment gone since is skipped');
-
--- GHL's team calendars assign a member to a booking made without one, and the answer
--- says whom: taken as GHL's change, nothing sent back, a therapist chosen here kept
-SELECT pg_temp.book(203, '13:00', '14:00', 'Cinco') AS five \gset
-SELECT pg_temp.book(203, '15:00', '16:00', 'Seis', 'user-here') AS six \gset
-SELECT pg_temp.book(203, '17:00', '18:00', 'Siete') AS seven \gset
-UPDATE reflexo.outbox SET created_txid = '1' WHERE appointment_id = :seven;
-UPDATE reflexo.appointments SET title = 'Siete movido' WHERE id = :seven;
-CREATE TEMP TABLE answered AS
-  SELECT j.* FROM reflexo.claim_outbox(10) j WHERE j.appointment_id IN (:five, :six, :seven);
-SELECT is(reflexo.finish_outbox((SELECT jsonb_agg(jsonb_build_object(
-            'outbox_id', outbox_id, 'attempt', attempt, 'outcome', 'done',
-            'ghl_appointment_id', 'ghl-' || appointment_id, 'assigned_user_id', 'user-ghl')) FROM answered)),
-          3, 'three pushes answered, each naming the user GHL assigned');
-SELECT is((SELECT assigned_user_id || ' ' || origin || ' ' || sync_state FROM reflexo.appointments WHERE id = :five),
-          'user-ghl ghl synced', 'a booking without a therapist takes the one GHL assigned, as GHL''s change');
-SELECT is((SELECT actor || ' ' || origin FROM reflexo.appointment_history WHERE appointment_id = :five ORDER BY id DESC LIMIT 1),
-          'ghl:push answer ghl', 'the history says GHL''s answer made the change');
-SELECT is((SELECT count(*)::int FROM reflexo.outbox WHERE appointment_id = :five AND state <> 'done'), 0,
-          'and nothing is sent back to GHL');
-SELECT is((SELECT assigned_user_id FROM reflexo.appointments WHERE id = :six), 'user-here',
-          'a therapist chosen here is kept');
-SELECT is((SELECT assigned_user_id || ' ' || sync_state FROM reflexo.appointments WHERE id = :seven),
-          'user-ghl pending', 'a booking with a later change still to send stays pending');
 
 SELECT * FROM finish();
 ROLLBACK;
