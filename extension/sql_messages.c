@@ -15,7 +15,15 @@ PG_FUNCTION_INFO_V1(reflexo_translatable_messages);
 
 static const char *const messages[] = {
 	gettext_noop("calendar %s does not exist or is not available"),
+	gettext_noop("No calendar of your locations has ghl_calendar_id %s."),
 	gettext_noop("GET /api/ghl/calendars/ lists the calendars you can book."),
+	gettext_noop("location %s is not one of yours"),
+	gettext_noop("GET /api/locations/settings/ lists the locations you work in."),
+	gettext_noop("cita needs a calendar"),
+	gettext_noop("Neither ghl_calendar_id nor a location with a default calendar was given."),
+	gettext_noop("Give ghl_calendar_id, or ghl_location_id of a location with a default calendar."),
+	gettext_noop("id, location_id and ghl_appointment_id of a cita cannot change"),
+	gettext_noop("Book a new cita in the other location and cancel this one."),
 	gettext_noop("the token was revoked"),
 	gettext_noop("The user was deactivated, or their password, role or locations changed since the token was issued."),
 	gettext_noop("Log in again."),
