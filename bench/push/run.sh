@@ -173,7 +173,9 @@ light bench_push_reflexo light.sql
 wait_for bench_push_reflexo "SELECT count(*) FROM reflexo.outbox WHERE state <> 'done'" 0 60
 stop_last
 start_graphile bench_push_graphile "$token"
-sleep 1
+# ready when it listens for new jobs (else the first ones wait for its 2 s poll)
+wait_for bench_push_graphile "SELECT count(*) > 0 FROM pg_stat_activity
+  WHERE datname = 'bench_push_graphile' AND query LIKE 'LISTEN%'" t 60
 light bench_push_graphile light.sql
 sleep 2
 latency() {
