@@ -128,8 +128,9 @@ fetch_dispatch(Daemon *d, Location *loc)
 {
 	int64_t		now = monotonic_ms();
 
-	while (loc->fetch_head && d->sending < d->config->max_inflight && d->fetching + d->comparisons < FETCHES_AT_ONCE &&
-		   location_sendable(loc, now) && token_bucket_take(&loc->bucket, now))
+	while (loc->fetch_head && d->sending < d->config->max_inflight &&
+		   d->fetching + d->comparisons < FETCHES_AT_ONCE && location_sendable(loc, now) &&
+		   token_bucket_take(&loc->bucket, now))
 	{
 		Fetch	   *fetch = loc->fetch_head;
 		Sent	   *sent = xmalloc(sizeof(*sent));
