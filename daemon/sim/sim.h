@@ -192,6 +192,10 @@ extern void faults_decide(const SimRequest *request, FaultDecision *decision);
 extern json_t *faults_get(void);
 extern bool faults_set(json_t *settings, char *error, size_t error_size);
 extern void faults_reset(void);
+
+/* sim_http.c: listings of events answered at once ({"now", "most_at_once"}) */
+extern json_t *listings_state(void);
+extern void listings_reset(void);
 extern double sim_random(void);
 extern void sim_random_seed(uint64_t seed);
 

@@ -3,7 +3,8 @@
  * demos.  No token is needed; it listens where the simulator listens.
  *
  *   GET  /_sim/state                 appointments, request and 429 counts,
- *                                    duplicate creates, webhooks, faults
+ *                                    duplicate creates, webhooks, faults,
+ *                                    event listings at once (now, most)
  *   POST /_sim/reset                 back to the seed; no faults
  *   GET|POST /_sim/faults            see sim_faults.c
  *   GET|POST /_sim/webhooks          delivery settings (url, duplicate_rate,
@@ -288,6 +289,7 @@ control_route(const SimRequest *request, SimResponse *response, char **seg, int 
 		store_reset();
 		faults_reset();
 		webhooks_reset();
+		listings_reset();
 		ok(response);
 	}
 	else if (n == 2 && strcmp(what, "faults") == 0)

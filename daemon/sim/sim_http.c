@@ -73,8 +73,52 @@ log_exchange(const char *method, const char *url, int status, const char *outcom
 					   "fault", outcome, "duration_ms", (json_int_t) (monotonic_ms() - started_ms)));
 }
 
+/*
+ * Listings of a calendar's events being answered at once, and the most so
+ * far: each is a whole listing the client holds, and reflexo-sync bounds how
+ * many (TAP 026 reads this).
+ */
+static pthread_mutex_t listings_lock = PTHREAD_MUTEX_INITIALIZER;
+static int	listings_now;
+static int	listings_most;
+
+static bool
+is_listing(const HttpRequest *http)
+{
+	return strcmp(http->method, "GET") == 0 && strcmp(http->path, "/calendars/events") == 0;
+}
+
 static void
-handle(void *context, const HttpRequest *http, HttpReply *reply)
+count_listing(int change)
+{
+	pthread_mutex_lock(&listings_lock);
+	listings_now += change;
+	if (listings_now > listings_most)
+		listings_most = listings_now;
+	pthread_mutex_unlock(&listings_lock);
+}
+
+json_t *
+listings_state(void)
+{
+	json_t	   *state;
+
+	pthread_mutex_lock(&listings_lock);
+	state = json_pack("{s:i, s:i}", "now", listings_now, "most_at_once", listings_most);
+	pthread_mutex_unlock(&listings_lock);
+	return state;
+}
+
+void
+listings_reset(void)
+{
+	pthread_mutex_lock(&listings_lock);
+	listings_most = listings_now;
+	pthread_mutex_unlock(&listings_lock);
+}
+
+static void
+answer(const HttpRequest *http, HttpReply *reply)
 {
 	int64_t		started_ms = monotonic_ms();
 	SimRequest	request = {0};
@@ -82,7 +126,6 @@ handle(void *context, const HttpRequest *http, HttpReply *reply)
 	FaultDecision fault;
 	static const char *const fault_names[] = {NULL, "error", "429", "outage", "hang", "drop", "lost_response"};
 
-	(void) context;
 	request.method = http->method;
 	request.path = http->path;
 	request.query = http->query;
@@ -131,6 +174,19 @@ handle(void *context, const HttpRequest *http, HttpReply *reply)
 		log_exchange(http->method, http->path, response.status, fault_names[fault.action], started_ms);
 	}
 	sim_response_free(&response);
+}
+
+static void
+handle(void *context, const HttpRequest *http, HttpReply *reply)
+{
+	bool		listing = is_listing(http);
+
+	(void) context;
+	if (listing)
+		count_listing(1);
+	answer(http, reply);
+	if (listing)
+		count_listing(-1);
 }
 
 HttpServer *

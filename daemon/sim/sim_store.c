@@ -293,7 +293,7 @@ store_state(void)
 	json_object_foreach(store.appointments, id, event)
 		json_array_append(appointments, event);
 
-	return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:I, s:{s:I, s:I}, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:I, s:{s:I, s:I}, s:o, s:o, s:o, s:o}",
 					 "locations", locations,
 					 "appointments", appointments,
 					 "appointment_count", (json_int_t) json_object_size(store.appointments),
@@ -305,7 +305,8 @@ store_state(void)
 					 "code_grants", (json_int_t) store.code_grants,
 					 "duplicate_creates", duplicate_creates(),
 					 "webhooks", webhooks_state(),
-					 "faults", faults_get());
+					 "faults", faults_get(),
+					 "listings", listings_state());
 }
 
 /* The demo clinic: one location with two physiotherapy calendars. */

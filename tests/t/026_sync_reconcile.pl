@@ -1,7 +1,8 @@
 # Reconciliation repairs what webhooks and pushes missed: a GHL change whose
 # webhook was lost is applied, a local appointment GHL lost is pushed again,
-# duplicates in GHL are reported, and a failed fetch concludes nothing.  A
-# comparison waiting on the database does not hold the pushes back.
+# duplicates in GHL are reported, and a failed fetch concludes nothing.  At
+# most 8 listings are held at once, and a comparison waiting on the database
+# does not hold the pushes back.
 use strict;
 use warnings;
 use FindBin;
@@ -92,6 +93,21 @@ my @counts = map { metric($_) } qw(applied pushed_again);
 reconcile();
 is_deeply([ map { metric($_) } qw(applied pushed_again) ], \@counts, 'a second pass finds nothing to repair');
 is($sim->control('GET', 'state')->{json}{appointment_count}, 7, 'and GHL holds nothing twice that we made');
+
+# many calendars: at most 8 listings at once (each is held in memory until compared)
+for my $i (1 .. 10)
+{
+	$sim->control('POST', 'calendars', { locationId => 'SimLocation000000001', id => sprintf('SimCalExtra%09d', $i),
+		name => "Extra $i", isActive => JSON::PP::true });
+}
+load_sim_calendars($node, $sim);
+$sim->control('POST', 'faults', { latency_ms => 300, path => '/calendars/events' });
+my $before = metric('compared');
+$node->safe_psql('postgres', 'NOTIFY reflexo_reconcile');
+ok(wait_until(sub { metric('compared') >= $before + 12 }, 30), 'twelve calendars are compared');
+my $most = $sim->control('GET', 'state')->{json}{listings}{most_at_once};
+ok($most > 2 && $most <= 8, "listed at most 8 at once ($most)");
+$sim->control('POST', 'faults', { latency_ms => 0, path => undef });
 
 # a comparison that waits on the database (here a lock) does not hold the pushes back
 my $locker = $node->background_psql('postgres');
