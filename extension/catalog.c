@@ -206,9 +206,9 @@ reflexo_catalog(void)
 	catalog.outbox_operations[1] = enum_label(schema, "outbox_operation", "update");
 	catalog.outbox_operations[2] = enum_label(schema, "outbox_operation", "cancel");
 	catalog.outbox_operations[3] = enum_label(schema, "outbox_operation", "delete");
-	catalog.history_operations[0] = enum_label(schema, "history_operation", "insert");
-	catalog.history_operations[1] = enum_label(schema, "history_operation", "update");
-	catalog.history_operations[2] = enum_label(schema, "history_operation", "delete");
+	catalog.history_insert = enum_label(schema, "history_operation", "insert");
+	catalog.history_update = enum_label(schema, "history_operation", "update");
+	catalog.history_delete = enum_label(schema, "history_operation", "delete");
 
 	catalog.appt.id = column_of(catalog.appointments, "id");
 	catalog.appt.location_id = column_of(catalog.appointments, "location_id");

@@ -93,7 +93,9 @@ typedef struct ReflexoCatalog
 				sync_synced,
 				outbox_pending;
 	Oid			outbox_operations[4];	/* create, update, cancel, delete */
-	Oid			history_operations[3];	/* insert, update, delete */
+	Oid			history_insert,
+				history_update,
+				history_delete;
 	AppointmentColumns appt;
 	OutboxColumns outbox_col;
 	bool		outbox_payload_required;	/* NOT NULL before ALTER EXTENSION UPDATE to 0.2.0 */

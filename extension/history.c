@@ -97,7 +97,7 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 	HeapTuple	old_row = NULL,
 				new_row = NULL,
 				row;
-	int			operation;		/* insert, update, delete: cat->history_operations */
+	Oid			operation;
 	Datum		old_values,
 				new_values;
 	BookkeepingRow entry;
@@ -108,17 +108,17 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_INSERT(trigger->tg_event))
 	{
-		operation = 0;
+		operation = cat->history_insert;
 		new_row = trigger->tg_trigtuple;
 	}
 	else if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
 	{
-		operation = 2;
+		operation = cat->history_delete;
 		old_row = trigger->tg_trigtuple;
 	}
 	else
 	{
-		operation = 1;
+		operation = cat->history_update;
 		old_row = trigger->tg_trigtuple;
 		new_row = trigger->tg_newtuple;
 		if (!business_fields_changed(rel, old_row, new_row))
@@ -139,7 +139,7 @@ appointment_history_trigger(PG_FUNCTION_ARGS)
 	bookkeeping_row_set_identity(&entry, col->id, cat->history_id_sequence);
 	bookkeeping_row_set(&entry, col->appointment_id, heap_getattr(row, cat->appt.id, desc, &(bool) {false}));
 	bookkeeping_row_set(&entry, col->location_id, heap_getattr(row, cat->appt.location_id, desc, &(bool) {false}));
-	bookkeeping_row_set(&entry, col->operation, ObjectIdGetDatum(cat->history_operations[operation]));
+	bookkeeping_row_set(&entry, col->operation, ObjectIdGetDatum(operation));
 	bookkeeping_row_set(&entry, col->origin, ObjectIdGetDatum(change_from_ghl() ? cat->origin_ghl : cat->origin_local));
 	bookkeeping_row_set(&entry, col->actor, CStringGetTextDatum(change_actor()));
 	bookkeeping_row_set(&entry, col->txid, FullTransactionIdGetDatum(GetTopFullTransactionId()));

@@ -13,8 +13,9 @@
  *     cancel            update    cancel    delete
  *
  * A delete's payload is the appointment as it was; other changes carry none:
- * claim_outbox reads the appointment as it is when it is pushed.  The doorbell is a NOTIFY with a constant payload; PostgreSQL
- * delivers it once per transaction, at commit, and never on rollback.
+ * claim_outbox reads the appointment as it is when it is pushed.  The
+ * doorbell is a NOTIFY with a constant payload; PostgreSQL delivers it once
+ * per transaction, at commit, and never on rollback.
  */
 #include "postgres.h"
 
@@ -128,6 +129,17 @@ int64_column(Relation rel, HeapTuple tuple, AttrNumber column)
 	return DatumGetInt64(heap_getattr(tuple, column, RelationGetDescr(rel), &isnull));
 }
 
+/*
+ * Only a delete's row keeps a copy of the appointment (the others are pushed
+ * as it is when claimed); a database not yet updated to 0.2.0 wants one in
+ * every row.
+ */
+static bool
+keeps_payload(Operation op)
+{
+	return op == OP_DELETE || reflexo_catalog()->outbox_payload_required;
+}
+
 /* A new outbox row, pending from now, as the table's DEFAULTs would fill it. */
 static void
 insert_outbox_row(Relation rel, HeapTuple row, Operation op)
@@ -144,7 +156,7 @@ insert_outbox_row(Relation rel, HeapTuple row, Operation op)
 	bookkeeping_row_set(&entry, col->appointment_id, Int64GetDatum(int64_column(rel, row, cat->appt.id)));
 	bookkeeping_row_set(&entry, col->location_id, Int64GetDatum(int64_column(rel, row, cat->appt.location_id)));
 	bookkeeping_row_set(&entry, col->operation, ObjectIdGetDatum(cat->outbox_operations[op - OP_CREATE]));
-	if (op == OP_DELETE || cat->outbox_payload_required)
+	if (keeps_payload(op))
 		bookkeeping_row_set(&entry, col->payload, JsonbPGetDatum(appointment_to_jsonb(rel, row)));
 	if (!ghl_null)
 		bookkeeping_row_set(&entry, col->ghl_appointment_id, ghl_id);
@@ -205,7 +217,7 @@ merge_into_pending(Relation rel, HeapTuple row, int64 appointment_id, Operation 
 	{
 		bool		ghl_null;
 		Datum		ghl_id = heap_getattr(row, col->ghl_appointment_id, RelationGetDescr(rel), &ghl_null);
-		bool		with_payload = merged == OP_DELETE || reflexo_catalog()->outbox_payload_required;
+		bool		with_payload = keeps_payload(merged);
 		Oid			types[4] = {INT8OID, TEXTOID, JSONBOID, TEXTOID};
 		Datum		args[4] = {Int64GetDatum(outbox_id), CStringGetTextDatum(operation_names[merged]),
 			with_payload ? JsonbPGetDatum(appointment_to_jsonb(rel, row)) : (Datum) 0, ghl_id};
