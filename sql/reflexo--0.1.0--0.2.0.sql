@@ -318,52 +318,70 @@ COMMENT ON FUNCTION reflexo.fail_outbox(pg_catalog.int8, pg_catalog.int4, pg_cat
   'until reflexo.outbox_max_attempts; permanent: dead at once. Dead rows hold back later changes of the same '
   'appointment until requeued. Returns the new state, or NULL if the lease was lost.';
 
-CREATE OR REPLACE FUNCTION reflexo.finish_outbox(results pg_catalog.jsonb) RETURNS pg_catalog.int4
+-- Its result changes from a count no caller read to the results left for later: a new function.
+DROP FUNCTION reflexo.finish_outbox(pg_catalog.jsonb);
+-- A result is recorded under its appointment's row lock.  Waiting for that lock would let one
+-- open transaction (a person editing the cita, a long batch update) stop every push of every
+-- location behind it, so a result whose appointment is locked is not recorded: its outbox id
+-- comes back, and the daemon sends it again later.
+CREATE FUNCTION reflexo.finish_outbox(results pg_catalog.jsonb) RETURNS pg_catalog.int8[]
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS $$
   DECLARE
     r jsonb;
-    kept int := 0;
-    ok bool;
+    row_id int8;
+    appointment int8;
+    locked int8[] := '{}';
     problem text;
   BEGIN
     FOR r IN SELECT value FROM jsonb_array_elements(results) LOOP
       IF r ->> 'outcome' IS NULL OR r ->> 'outcome' NOT IN ('done', 'retryable', 'permanent', 'release') THEN
         RAISE EXCEPTION 'unknown outcome %', r ->> 'outcome' USING ERRCODE = 'invalid_parameter_value';
       END IF;
+      row_id := (r ->> 'outbox_id')::int8;
+      IF r ->> 'outcome' <> 'release' THEN
+        -- the appointment first, as everywhere, unless another transaction holds it
+        SELECT o.appointment_id INTO appointment FROM reflexo.outbox o WHERE o.id = row_id;
+        PERFORM FROM reflexo.appointments a WHERE a.id = appointment FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND AND EXISTS (SELECT FROM reflexo.appointments a WHERE a.id = appointment) THEN
+          locked := locked || row_id;
+          CONTINUE;
+        END IF;
+      END IF;
      -- each result on its own: one that cannot be recorded does not hold back the others
      BEGIN
       CASE r ->> 'outcome'
         WHEN 'done' THEN
-          ok := reflexo.complete_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
-                                        r ->> 'ghl_appointment_id', (r ->> 'remote_updated_at')::timestamptz);
+          PERFORM reflexo.complete_outbox(row_id, (r ->> 'attempt')::int,
+                                          r ->> 'ghl_appointment_id', (r ->> 'remote_updated_at')::timestamptz);
         WHEN 'retryable', 'permanent' THEN
-          ok := reflexo.fail_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int, r ->> 'outcome',
-                                    coalesce(r ->> 'error', 'unknown error'),
-                                    make_interval(secs => coalesce((r ->> 'retry_after_ms')::float8, 0) / 1000))
-                IS NOT NULL;
+          PERFORM reflexo.fail_outbox(row_id, (r ->> 'attempt')::int, r ->> 'outcome',
+                                      coalesce(r ->> 'error', 'unknown error'),
+                                      make_interval(secs => coalesce((r ->> 'retry_after_ms')::float8, 0) / 1000));
         WHEN 'release' THEN
-          ok := reflexo.release_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
-                                       make_interval(secs => coalesce((r ->> 'retry_after_ms')::float8, 0) / 1000));
+          PERFORM reflexo.release_outbox(row_id, (r ->> 'attempt')::int,
+                                         make_interval(secs => coalesce((r ->> 'retry_after_ms')::float8, 0) / 1000));
       END CASE;
      EXCEPTION WHEN OTHERS THEN
       GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT;
-      RAISE WARNING 'outbox row %: its result (%) could not be recorded: %', r ->> 'outbox_id', r ->> 'outcome', problem;
+      RAISE WARNING 'outbox row %: its result (%) could not be recorded: %', row_id, r ->> 'outcome', problem;
       -- a push GHL took is not sent again on a guess: it stops for a person (last_error says why);
       -- any other outcome is tried again later
-      ok := false;
-      PERFORM reflexo.fail_outbox((r ->> 'outbox_id')::int8, (r ->> 'attempt')::int,
+      PERFORM reflexo.fail_outbox(row_id, (r ->> 'attempt')::int,
                                   CASE WHEN r ->> 'outcome' = 'done' THEN 'permanent' ELSE 'retryable' END,
                                   left(format('GHL answered %s, but recording it failed: %s', r ->> 'outcome', problem), 2000));
      END;
-      kept := kept + ok::int;
     END LOOP;
-    RETURN kept;
+    RETURN locked;
   END
   $$;
 COMMENT ON FUNCTION reflexo.finish_outbox(pg_catalog.jsonb) IS
   'Records many push results in one call: [{"outbox_id", "attempt", "outcome": done|retryable|permanent|release, '
-  '"ghl_appointment_id", "remote_updated_at", "error", "retry_after_ms"}]. Returns how many leases were still held.';
+  '"ghl_appointment_id", "remote_updated_at", "error", "retry_after_ms"}]. A result for a lost lease changes nothing. '
+  'Never waits for another transaction''s lock on an appointment: returns the outbox ids whose results were not '
+  'recorded for that reason, to be sent again.';
+REVOKE ALL ON FUNCTION reflexo.finish_outbox(pg_catalog.jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION reflexo.finish_outbox(pg_catalog.jsonb) TO reflexo_sync;
 
 -- ---------------------------------------------------------------- logins
 -- A locked-out user is answered as a wrong password is, after the same work:

@@ -61,6 +61,7 @@ typedef struct Job
 	unsigned	token_generation;
 	int			token_rejections;	/* 401s for this job; bounded so a revoked grant cannot loop */
 	bool		looked_up;
+	bool		waited_for_lock;	/* its result waited for another transaction's lock */
 	/* the result */
 	Outcome		outcome;
 	char	   *error;

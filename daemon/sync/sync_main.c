@@ -389,6 +389,8 @@ main(int argc, char **argv)
 			timeout = d->next_claim_ms > now ? (int) (d->next_claim_ms - now) : 0;
 		if (d->queued > 0 && timeout > 50)
 			timeout = 50;		/* jobs wait for a rate-limit token: look again soon */
+		if (d->nfinished > 0 && timeout > 250)
+			timeout = 250;		/* results wait for a lock another transaction holds */
 		if (timeout > 1000)
 			timeout = 1000;
 		if (timeout < 0)

@@ -524,16 +524,37 @@ push_release_queued(Daemon *d)
 		}
 }
 
-/* Writes every result of the turn back in one round trip; keeps them if it cannot. */
+/* Whether id is one of the outbox ids in the JSON array ids. */
+static bool
+listed(const json_t *ids, int64_t id)
+{
+	size_t		i;
+	json_t	   *value;
+
+	json_array_foreach(ids, i, value)
+	{
+		if (json_integer_value(value) == id)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Writes every result of the turn back in one round trip; keeps them all if it
+ * cannot, and keeps those whose appointment another transaction holds locked
+ * (the database does not wait for it) for the next turn.
+ */
 bool
 push_flush(Daemon *d)
 {
 	static const char *const outcomes[] = {"", "done", "retryable", "permanent", "release"};
-	json_t	   *results;
+	json_t	   *results,
+			   *locked;
 	char	   *results_text,
 			   *operations_text;
 	const char *params[2];
-	bool		ok;
+	PGresult   *r;
+	Job		  **link;
 
 	if (d->nfinished == 0 && json_array_size(d->operations) == 0)
 		return true;
@@ -556,20 +577,33 @@ push_flush(Daemon *d)
 	json_decref(results);
 	params[0] = results_text;
 	params[1] = operations_text;
-	ok = db_command(&d->worker, "SELECT reflexo.finish_outbox($1::jsonb), reflexo.record_ghl_operations($2::jsonb)",
-					2, params);
+	r = db_query(&d->worker, "SELECT pg_catalog.array_to_json(reflexo.finish_outbox($1::jsonb)),"
+				 " reflexo.record_ghl_operations($2::jsonb)", 2, params);
 	free(results_text);
 	free(operations_text);
-	if (!ok)
+	if (r == NULL)
 		return false;
-	while (d->finished)
+	locked = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+	PQclear(r);
+	json_array_clear(d->operations);
+	for (link = &d->finished; *link;)
 	{
-		Job		   *job = d->finished;
+		Job		   *job = *link;
 
-		d->finished = job->next;
+		if (listed(locked, job->outbox_id))
+		{
+			if (!job->waited_for_lock)
+				log_info("SYNC", "another transaction holds the appointment: its result waits",
+						 json_pack("{s:I, s:I}", "outbox_id", (json_int_t) job->outbox_id,
+								   "appointment_id", (json_int_t) job->appointment_id));
+			job->waited_for_lock = true;
+			link = &job->next;
+			continue;
+		}
+		*link = job->next;
+		d->nfinished--;
 		job_free(job);
 	}
-	d->nfinished = 0;
-	json_array_clear(d->operations);
+	json_decref(locked);
 	return true;
 }

@@ -107,6 +107,32 @@ is(wait_for_value($node, "SELECT sync_state || ' ' || (sync_error IS NULL) || ' 
 		  . " FROM reflexo.appointments WHERE id = $nobody", 'synced true true'),
 	'synced true true', 'given a contact and retried, it reaches GHL: the error is gone, synced_at set');
 
+# a person's open transaction on one cita does not hold back the write-back of the others:
+# its result waits in the daemon (the database never waits for that lock) until the commit
+$sim->control('POST', 'faults', { latency_ms => 1500, path => '/calendars/events/appointments' });
+my $held = $node->safe_psql('postgres', q{
+INSERT INTO reflexo.appointments (calendar_id, contact_id, title, starts_at, ends_at)
+SELECT id, 'c7', 'Retenida', '2026-03-17 09:00-05', '2026-03-17 10:00-05'
+  FROM reflexo.calendars WHERE ghl_calendar_id = 'SimCalFisio000000001' RETURNING id});
+my $person = $node->background_psql('postgres');
+$person->query_safe("BEGIN; SELECT FROM reflexo.appointments WHERE id = $held FOR UPDATE;");
+$sim->control('POST', 'faults', { latency_ms => 0, path => undef });
+ok(wait_until(sub { slurp_file($daemon->log_file) =~ /its result waits".*"appointment_id":$held\b/ }, 20),
+	'GHL took the held cita: its result waits for the lock');
+my $free = $node->safe_psql('postgres', q{
+INSERT INTO reflexo.appointments (calendar_id, contact_id, title, starts_at, ends_at)
+SELECT id, 'c8', 'Libre', '2026-03-17 11:00-05', '2026-03-17 12:00-05'
+  FROM reflexo.calendars WHERE ghl_calendar_id = 'SimCalFisio000000001' RETURNING id});
+is(wait_for_value($node, "SELECT sync_state FROM reflexo.appointments WHERE id = $free", 'synced', 10), 'synced',
+	'meanwhile another cita is pushed and written back');
+is($node->safe_psql('postgres', "SELECT sync_state || ' ' || (ghl_appointment_id IS NULL) FROM reflexo.appointments WHERE id = $held"),
+	'pending true', 'the held one is not written back yet');
+$person->query_safe('COMMIT;');
+$person->quit;
+is(wait_for_value($node, "SELECT sync_state || ' ' || (ghl_appointment_id IS NOT NULL) FROM reflexo.appointments WHERE id = $held",
+		'synced true', 10), 'synced true', 'and is, once the person commits');
+is_deeply($sim->control('GET', 'state')->{json}{duplicate_creates}, [], 'each pushed once');
+
 my $log = slurp_file($daemon->log_file);
 like($log, qr/"tag":"GHL_OPERATION","session_id":"[0-9a-f]{8}","operation":"create_appointment","success":true,"duration_ms":[\d.]+,"appointment_id":"\w+","calendar_id":"SimCalFisio000000001","details":\{"attempt":1/,
 	'each push is logged with the Django guide\'s fields');
