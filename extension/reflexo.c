@@ -5,6 +5,7 @@
 #include "reflexo.h"
 
 #include "fmgr.h"
+#include "location_merge.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 #include "validation_stats.h"
@@ -150,6 +151,8 @@ _PG_init(void)
 							   &reflexo_spanish_locale,
 							   "es_PE.UTF-8",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
+
+	location_merge_init();
 
 	MarkGUCPrefixReserved("reflexo");
 
