@@ -197,13 +197,21 @@ offer_merge(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
 		if (index->relam != BTREE_AM_OID || index->nkeycolumns < 2 || index->indexkeys[0] == 0 ||
 			index->indexkeys[1] == 0 || (index->indpred != NIL && !index->predOK) || !orders_by(root, rel, index))
 			continue;
-		/* the array first, then the bounds of the second column */
+		/*
+		 * The array first, then the bounds of the second column.  A plain
+		 * equality on the first column (a location chosen) already reads in
+		 * order: no merge then.
+		 */
 		foreach(rc, rel->baserestrictinfo)
 		{
 			RestrictInfo *rinfo = lfirst(rc);
-			Oid			op;
+			Oid			op,
+						equal_op;
 			Node	   *array = array_key_of(rinfo, rel, index, &op);
 
+			if (key_of(rinfo, rel, index, 0, &equal_op) &&
+				get_op_opfamily_strategy(equal_op, index->opfamily[0]) == BTEqualStrategyNumber)
+				return;
 			if (array && keys == NIL)
 			{
 				IndexClause *ic = makeNode(IndexClause);
