@@ -252,7 +252,8 @@ on_notify(void *context, const char *channel, const char *payload)
 static void
 publish_loop_state(const Daemon *d)
 {
-	LoopState	state = {.turned_ms = monotonic_ms(), .database = d->worker.conn != NULL};
+	LoopState	state = {.turned_ms = monotonic_ms(), .database = d->worker.conn != NULL,
+	.results_unrecorded = d->nfinished};
 
 	for (Location *loc = d->locations; loc; loc = loc->next)
 	{

@@ -42,6 +42,7 @@ typedef struct LoopState
 	int64_t		turned_ms;		/* monotonic */
 	int			locations;
 	int			locations_broken;	/* need an operator (credentials) */
+	int			results_unrecorded; /* push results not written back yet */
 	bool		database;		/* the worker connection is up */
 } LoopState;
 

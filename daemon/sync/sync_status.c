@@ -116,6 +116,9 @@ status_metrics(SyncHttp *http, const HttpRequest *request, HttpReply *reply)
 	gauge(out, "reflexo_locations", "GHL locations this daemon has seen.", loop.locations);
 	gauge(out, "reflexo_locations_broken", "Locations whose GHL credentials need an operator.",
 		  loop.locations_broken);
+	gauge(out, "reflexo_sync_results_unrecorded",
+		  "Push results GHL gave that are not written back yet: the database is away, or another "
+		  "transaction holds their appointment.", loop.results_unrecorded);
 	if (health)
 	{
 		gauge(out, "reflexo_outbox_pending", "Local changes waiting to be pushed.",

@@ -127,10 +127,17 @@ is(wait_for_value($node, "SELECT sync_state FROM reflexo.appointments WHERE id =
 	'meanwhile another cita is pushed and written back');
 is($node->safe_psql('postgres', "SELECT sync_state || ' ' || (ghl_appointment_id IS NULL) FROM reflexo.appointments WHERE id = $held"),
 	'pending true', 'the held one is not written back yet');
+sub unrecorded
+{
+	my ($n) = http_request('GET', $daemon->url . '/metrics')->{content} =~ /^reflexo_sync_results_unrecorded (\d+)$/m;
+	return $n // -1;
+}
+is(unrecorded(), 1, 'and /metrics counts its result as unrecorded');
 $person->query_safe('COMMIT;');
 $person->quit;
 is(wait_for_value($node, "SELECT sync_state || ' ' || (ghl_appointment_id IS NOT NULL) FROM reflexo.appointments WHERE id = $held",
 		'synced true', 10), 'synced true', 'and is, once the person commits');
+ok(wait_until(sub { unrecorded() == 0 }), 'then nothing is left unrecorded');
 is_deeply($sim->control('GET', 'state')->{json}{duplicate_creates}, [], 'each pushed once');
 
 my $log = slurp_file($daemon->log_file);
