@@ -22,8 +22,10 @@ CREATE VIEW api.citas AS
          a.ghl_appointment_id, a.sync_state, a.origin, a.validation_flags,
          a.created_at, a.updated_at, a.sync_error, a.synced_at, a.series_id
     FROM reflexo.appointments a
-    JOIN reflexo.calendars c ON c.id = a.calendar_id
-    JOIN reflexo.locations l ON l.id = a.location_id;
+    -- every cita has both (foreign keys; the same locations' rows are visible): left joins
+    -- give the same rows and let a query that reads neither skip them, e.g. a count
+    LEFT JOIN reflexo.calendars c ON c.id = a.calendar_id
+    LEFT JOIN reflexo.locations l ON l.id = a.location_id;
 ALTER VIEW api.citas OWNER TO reflexo_api;
 COMMENT ON VIEW api.citas IS
   'Appointments (GET/POST /citas, PATCH /citas?id=eq.N), with the Django service''s field names. fecha is the local '

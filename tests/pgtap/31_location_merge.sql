@@ -1,12 +1,12 @@
--- The location merge scan: citas listed by time through row-level security
+-- How citas are read through row-level security.  The location merge scan: citas listed by time
 -- ("location_id = ANY (the caller's locations)") come off the (location_id,
 -- starts_at) index one location at a time, merged, instead of every match
 -- being read and sorted.  It must return exactly what the plain plan returns,
 -- for every shape of the array, bound and rescan, and be chosen only where it
--- applies.
+-- applies.  And a count through api.citas reads the appointments alone.
 BEGIN;
 \ir fixtures.psql
-SELECT plan(17);
+SELECT plan(19);
 
 -- 3,000 citas, 1,000 per location, interleaved in time: every 20 minutes one of them, valid by construction
 SET LOCAL session_replication_role = replica;
@@ -96,6 +96,13 @@ CREATE INDEX ON elsewhere (location_id, starts_at);
 SELECT doesnt_match(pg_temp.plan_of(NULL,
                       'SELECT * FROM elsewhere WHERE location_id = ANY (''{1,2}'') ORDER BY starts_at LIMIT 5'),
                     'Location Merge', 'a table outside schema reflexo is never read by it');
+
+-- counting citas joins nothing: the view's calendar and location are left joins nobody reads then
+SELECT doesnt_match(pg_temp.plan_of(pg_temp.staff('[101]'), 'SELECT count(*) FROM api.citas WHERE status = ''scheduled'''),
+                    'calendars|locations', 'a count through api.citas reads the appointments alone');
+SELECT is(pg_temp.listed(pg_temp.staff('[101]'), 'SELECT count(*) FROM api.citas'),
+          pg_temp.listed(pg_temp.staff('[101]'), 'SELECT count(*) FROM api.citas c WHERE c.ghl_calendar_id IS NOT NULL AND c.ghl_location_id IS NOT NULL'),
+          'and counts what it lists: every cita has its calendar and location');
 
 -- the setting withdraws it
 SET LOCAL reflexo.location_merge_scan = off;
