@@ -19,6 +19,7 @@ export PATH=$here/tmp_bench_bin
 make -s -j"$(nproc)" all daemons
 make_temp_install "$here/tmp_install"
 start_cluster "$here/tmp_bench_cluster" <<EOF2
+shared_preload_libraries = 'reflexo'
 shared_buffers = '1GB'
 synchronous_commit = off
 max_wal_size = '8GB'
