@@ -134,16 +134,26 @@ key_of(RestrictInfo *rinfo, RelOptInfo *rel, IndexOptInfo *index, int col, Oid *
 	return right;
 }
 
-/* "first column = ANY (value)" among the restrictions: the value, and its operator in *op. */
+/*
+ * "first column = ANY (value)" among the restrictions: the value, and its
+ * operator in *op.  Only an operator between two values of one type: it also
+ * tells the array's repeated elements apart, which must be read once.
+ */
 static Node *
 array_key_of(RestrictInfo *rinfo, RelOptInfo *rel, IndexOptInfo *index, Oid *op)
 {
 	ScalarArrayOpExpr *clause = (ScalarArrayOpExpr *) rinfo->clause;
+	int			strategy;
+	Oid			left,
+				right;
 
 	if (!IsA(clause, ScalarArrayOpExpr) || !clause->useOr || rinfo->pseudoconstant ||
 		!restriction_is_securely_promotable(rinfo, rel) ||
 		!is_column(linitial(clause->args), rel->relid, index->indexkeys[0]) || !fixed_for_scan(lsecond(clause->args)) ||
 		get_op_opfamily_strategy(clause->opno, index->opfamily[0]) != BTEqualStrategyNumber)
+		return NULL;
+	get_op_opfamily_properties(clause->opno, index->opfamily[0], false, &strategy, &left, &right);
+	if (left != right)
 		return NULL;
 	*op = clause->opno;
 	return lsecond(clause->args);
