@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# API benchmark: what going through schema api (PostgREST's transaction,
-# SET LOCAL ROLE, claims, row-level security, the citas view and its
+# API benchmark: what going through schema api (PostgREST's transaction:
+# BEGIN, one statement setting the role and the claims, the query, COMMIT;
+# row-level security, the citas view and its
 # INSTEAD OF trigger; each also pipelined in one round trip, as reflexo-api
 # sends a request) costs against doing the same directly on the core
 # tables as a superuser; and free_slots in C against the same question
