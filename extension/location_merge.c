@@ -202,7 +202,6 @@ offer_merge(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
 		IndexPath  *scan;
 		CustomPath *merge;
 		char	   *schema;
-		bool		ours;
 
 		if (index->relam != BTREE_AM_OID || index->nkeycolumns < 2 || index->indexkeys[0] == 0 ||
 			index->indexkeys[1] == 0 || (index->indpred != NIL && !index->predOK) || !orders_by(root, rel, index))
@@ -255,8 +254,7 @@ offer_merge(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
 			}
 		}
 		schema = get_namespace_name(get_rel_namespace(rte->relid));
-		ours = schema && strcmp(schema, "reflexo") == 0;
-		if (!ours)
+		if (schema == NULL || strcmp(schema, "reflexo") != 0)
 			return;
 
 		/* it reads what an index scan with the same keys reads, and compares each row once more */

@@ -586,6 +586,8 @@ push_flush(Daemon *d)
 	locked = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
 	PQclear(r);
 	json_array_clear(d->operations);
+	if (locked == NULL)
+		return false;			/* which were recorded is unknown: send them all again (a second result is fenced) */
 	for (link = &d->finished; *link;)
 	{
 		Job		   *job = *link;
